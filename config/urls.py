@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/connectors/", permanent=False)),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("connectors/", include("connectors.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,148 @@
+"""AWS clients for connectors, and error messages a person can act on.
+
+Secrets live here only in memory, in the S3Params handed to boto3; they are never logged.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from django.conf import settings
+
+from connectors.models import AuthType
+
+
+class S3AccessError(Exception):
+    """An S3 or STS call failed; str() is a message for the user (never a secret)."""
+
+    def __init__(self, message: str, *, code: str = "", transient: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class S3Params:
+    bucket: str
+    auth_type: str
+    access_key_id: str = ""
+    access_key_secret: str = field(default="", repr=False)
+    iam_role_arn: str = ""
+    external_id: str = ""
+    region: str = ""
+    endpoint_url: str = ""
+    source_path: str = ""
+    success_path: str = ""
+    failed_path: str = ""
+    session_name: str = "loadbay"
+
+
+TRANSIENT_CODES = {
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "Throttling",
+    "ThrottlingException",
+    "503",
+    "500",
+}
+
+MESSAGES = {
+    "AccessDenied": "Access denied",
+    "AllAccessDisabled": "All access to this bucket has been disabled",
+    "NoSuchBucket": "The bucket does not exist",
+    "InvalidAccessKeyId": "AWS does not recognise this Access Key ID",
+    "SignatureDoesNotMatch": "The Access Key Secret does not match the Access Key ID",
+    "InvalidClientTokenId": "AWS does not recognise this Access Key ID",
+    "ExpiredToken": "The temporary credentials have expired",
+    "PermanentRedirect": "The bucket is in another region: set Region to the bucket's region",
+    "AuthorizationHeaderMalformed": "The Region does not match the bucket's region",
+    "IllegalLocationConstraintException": "The Region does not match the bucket's region",
+}
+
+
+def _client_config() -> Config:
+    return Config(
+        connect_timeout=10,
+        read_timeout=60,
+        retries={"max_attempts": 5, "mode": "standard"},
+        signature_version="s3v4",
+    )
+
+
+def describe_error(exc: Exception, *, action: str) -> S3AccessError:
+    """Turn a boto3 exception into an S3AccessError whose message names what failed."""
+    if isinstance(exc, S3AccessError):
+        return exc
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        reason = MESSAGES.get(code) or error.get("Message") or code or "request failed"
+        return S3AccessError(
+            f"{action}: {reason} ({code})", code=code, transient=code in TRANSIENT_CODES
+        )
+    if isinstance(exc, EndpointConnectionError):
+        return S3AccessError(
+            f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}",
+            code="EndpointConnectionError",
+            transient=True,
+        )
+    if isinstance(exc, BotoCoreError):
+        return S3AccessError(f"{action}: {exc}", code=type(exc).__name__, transient=True)
+    raise exc
+
+
+def _assume_role(params: S3Params) -> dict[str, str]:
+    sts = boto3.client(
+        "sts",
+        region_name=params.region or settings.AWS_DEFAULT_REGION,
+        endpoint_url=settings.LOADBAY_STS_ENDPOINT_URL or None,
+        config=_client_config(),
+    )
+    try:
+        response = sts.assume_role(
+            RoleArn=params.iam_role_arn,
+            RoleSessionName=params.session_name[:64],
+            ExternalId=params.external_id,
+            DurationSeconds=3600,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        error = describe_error(exc, action=f"Assuming role {params.iam_role_arn}")
+        if error.code == "AccessDenied":
+            raise S3AccessError(
+                f"Assuming role {params.iam_role_arn} was refused: its trust policy must allow "
+                f"sts:AssumeRole for {settings.LOADBAY_AWS_PRINCIPAL_ARN} with External ID "
+                f"{params.external_id}.",
+                code="AccessDenied",
+            ) from exc
+        raise error from exc
+    creds = response["Credentials"]
+    return {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+
+
+def credentials_for(params: S3Params) -> dict[str, str]:
+    if params.auth_type == AuthType.IAM_ROLE:
+        return _assume_role(params)
+    return {
+        "aws_access_key_id": params.access_key_id,
+        "aws_secret_access_key": params.access_key_secret,
+    }
+
+
+def make_s3_client(params: S3Params) -> Any:
+    """An S3 client for the connector's bucket (assuming its role first, if it uses one)."""
+    return boto3.client(
+        "s3",
+        region_name=params.region or settings.AWS_DEFAULT_REGION,
+        endpoint_url=params.endpoint_url or None,
+        config=_client_config(),
+        **credentials_for(params),
+    )

@@ -1,0 +1,149 @@
+"""Connectors: what to ingest (entity settings) and where from (source settings)."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.urls import reverse
+
+from connectors import crypto
+from entities.models import EntityType
+
+
+class IntegrationType(models.TextChoices):
+    INSERT = "insert", "Insert"
+    UPDATE = "update", "Update"
+    UPSERT = "upsert", "Upsert"
+    SYNC = "sync", "Sync"
+    PATCH = "patch", "Patch"
+
+
+INTEGRATION_TYPE_HELP = {
+    IntegrationType.INSERT: "Adds new records only; rows whose unique identifier already exists "
+    "are ignored.",
+    IntegrationType.UPDATE: "Updates existing records only; rows whose unique identifier does not "
+    "exist are ignored.",
+    IntegrationType.UPSERT: "Updates the record when the unique identifier matches, otherwise "
+    "inserts a new one.",
+    IntegrationType.SYNC: "Makes the entity mirror the file: upserts every row and removes "
+    "records that are not in the file.",
+    IntegrationType.PATCH: "Like Upsert, but only the columns present in the file are touched; "
+    "other fields keep their values.",
+}
+
+
+class FileFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    TSV = "tsv", "TSV (tab-separated)"
+    JSON = "json", "JSON array of objects"
+    NDJSON = "ndjson", "NDJSON (one JSON object per line)"
+
+
+class AccessLevel(models.IntegerChoices):
+    VIEW = 1, "View (see the connector and its runs)"
+    EDIT = 2, "Edit (change, run, enable and disable)"
+    FULL = 3, "Full (also delete)"
+
+
+class Connector(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connectors"
+    )
+    name = models.CharField("Connector Name", max_length=100)
+    description = models.TextField(blank=True)
+    entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="+")
+    integration_type = models.CharField(
+        max_length=10, choices=IntegrationType.choices, default=IntegrationType.UPSERT
+    )
+    file_format = models.CharField(max_length=10, choices=FileFormat.choices, default="csv")
+    csv_delimiter = models.CharField(max_length=1, default=",")
+    file_pattern = models.CharField("Source File Prefix / pattern", max_length=255, blank=True)
+    field_mapping = models.JSONField(default=dict, help_text="entity field name → file column")
+    error_tolerance = models.CharField(max_length=16, default="0")
+    schedule_active = models.BooleanField(default=True)
+    poll_interval_minutes = models.PositiveIntegerField(default=30)
+    enabled = models.BooleanField(default=True)
+    source_type = models.CharField("Entity Source", max_length=20, default="s3")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"], name="connector_unique_name_per_owner"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("connectors:detail", args=[self.pk])
+
+    @property
+    def source_label(self) -> str:
+        from connectors.sources import get_source
+
+        return get_source(self.source_type).label
+
+
+class ConnectorShare(models.Model):
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="shares")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="connector_shares")
+    access = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.VIEW)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "group"], name="share_unique_group")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector} → {self.group} ({self.get_access_display()})"
+
+
+class AuthType(models.TextChoices):
+    ACCESS_KEY = "access_key", "Access Key ID and Secret"
+    IAM_ROLE = "iam_role", "IAM role"
+
+
+def new_external_id() -> str:
+    return "loadbay-" + secrets.token_hex(16)
+
+
+class S3Settings(models.Model):
+    connector = models.OneToOneField(Connector, on_delete=models.CASCADE, related_name="s3")
+    bucket = models.CharField("Bucket", max_length=63)
+    auth_type = models.CharField("Authentication Type", max_length=16, choices=AuthType.choices)
+    access_key_id = models.CharField("Access Key ID", max_length=128, blank=True)
+    # Always a crypto token (never plain text); see connectors.crypto.
+    access_key_secret_encrypted = models.TextField(blank=True, editable=False)
+    iam_role_arn = models.CharField("IAM ARN", max_length=2048, blank=True)
+    external_id = models.CharField(max_length=64, default=new_external_id, editable=False)
+    region = models.CharField("Region", max_length=32, blank=True)
+    endpoint_url = models.CharField("S3 Endpoint URL", max_length=255, blank=True)
+    source_path = models.CharField("Source Files Directory Path", max_length=1024, blank=True)
+    success_path = models.CharField("Successful Files Directory Path", max_length=1024, blank=True)
+    failed_path = models.CharField("Failed Files Directory Path", max_length=1024, blank=True)
+
+    class Meta:
+        verbose_name = "S3 settings"
+        verbose_name_plural = "S3 settings"
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.source_path}"
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.access_key_secret_encrypted)
+
+    def access_key_secret(self) -> str:
+        return crypto.decrypt(self.access_key_secret_encrypted)

@@ -1,0 +1,421 @@
+"""The S3 entity source: its settings form (the spec's Source Specific Settings screen),
+how those settings are stored, summarised and tested."""
+
+import ipaddress
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from connectors import crypto
+from connectors.models import AuthType, S3Settings, new_external_id
+from connectors.paths import InvalidPath, is_inside, normalize_dir
+from connectors.sources.base import Check, Source
+
+if TYPE_CHECKING:
+    from connectors.aws import S3Params
+    from connectors.models import Connector
+
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+ACCESS_KEY_ID_RE = re.compile(r"^[A-Z0-9]{16,128}$")
+IAM_ROLE_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+SECRET_MASK = "••••••••"  # noqa: S105 (what is shown instead of a secret)
+
+
+def validate_bucket_name(name: str) -> None:
+    """The S3 bucket naming rules, each with its own message."""
+    if not 3 <= len(name) <= 63:
+        raise ValidationError("Bucket names are 3 to 63 characters long.")
+    if not BUCKET_RE.match(name):
+        raise ValidationError(
+            "Bucket names use only lower-case letters, digits, dots and hyphens, and begin "
+            "and end with a letter or digit."
+        )
+    if ".." in name or ".-" in name or "-." in name:
+        raise ValidationError(
+            "Bucket names cannot contain two adjacent dots or a dot next to a hyphen."
+        )
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        raise ValidationError("Bucket names cannot be formatted as an IP address.")
+    if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(
+        ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
+    ):
+        raise ValidationError("This bucket name uses a prefix or suffix that AWS reserves.")
+
+
+def endpoint_origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+
+
+def validate_endpoint_url(url: str) -> str:
+    """Only endpoints listed in S3_ALLOWED_ENDPOINTS, so the field cannot reach internal hosts."""
+    allowed = settings.S3_ALLOWED_ENDPOINTS
+    if not allowed:
+        raise ValidationError(
+            "This installation connects to AWS S3 only; custom endpoints are turned off "
+            "(an administrator can allow some with S3_ALLOWED_ENDPOINTS)."
+        )
+    parts = urlsplit(url)
+    origin = endpoint_origin(url)
+    if origin is None or parts.username or parts.password or parts.query or parts.fragment:
+        raise ValidationError("Enter an http(s) URL such as https://s3.example.com:9000.")
+    if origin not in allowed:
+        raise ValidationError(
+            "This endpoint is not allowed here. Allowed: " + ", ".join(allowed) + "."
+        )
+    return url.rstrip("/")
+
+
+def trust_policy(external_id: str) -> str:
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": settings.LOADBAY_AWS_PRINCIPAL_ARN},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ],
+    }
+    return json.dumps(policy, indent=2)
+
+
+def _path_field(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(label=label, required=False, max_length=1024, help_text=help_text)
+
+
+class S3SettingsForm(forms.Form):
+    bucket = forms.CharField(
+        label="Bucket",
+        max_length=63,
+        help_text="The S3 bucket that holds the files, e.g. acme-customer-exports.",
+    )
+    auth_type = forms.ChoiceField(
+        label="Authentication Type",
+        choices=AuthType.choices,
+        widget=forms.RadioSelect,
+        help_text="Access Key ID and Secret: a key pair of an IAM user. IAM role: Loadbay assumes "
+        "a role in your account (recommended).",
+    )
+    access_key_id = forms.CharField(
+        label="Access Key ID",
+        required=False,
+        max_length=128,
+        help_text="The public half of the key pair, e.g. AKIAIOSFODNN7EXAMPLE.",
+    )
+    access_key_secret = forms.CharField(
+        label="Access Key Secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="The private half of the key pair. Stored encrypted and never shown again.",
+    )
+    iam_role_arn = forms.CharField(
+        label="IAM ARN",
+        required=False,
+        max_length=2048,
+        help_text="The role to assume: arn:aws:iam::<12-digit account ID>:role/<role name>.",
+    )
+    region = forms.CharField(
+        label="Region",
+        required=False,
+        max_length=32,
+        help_text="Optional, e.g. eu-west-1. Blank uses " + "the default region.",
+    )
+    endpoint_url = forms.CharField(
+        label="S3 Endpoint URL",
+        required=False,
+        max_length=255,
+        help_text="Advanced: an S3-compatible store. Leave blank for AWS S3.",
+    )
+    source_path = _path_field(
+        "Source Files Directory Path",
+        "The directory Loadbay reads files from, e.g. exports/profiles/. Blank: the bucket root.",
+    )
+    success_path = _path_field(
+        "Successful Files Directory Path",
+        "Where successfully ingested files are moved. Blank: they are deleted from the source "
+        "directory after processing.",
+    )
+    failed_path = _path_field(
+        "Failed Files Directory Path",
+        "Where files that fail to ingest are moved. Blank: they stay in the source directory "
+        "(and are retried only when their content changes).",
+    )
+
+    def __init__(self, *args: Any, stored_secret: str = "", external_id: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.stored_secret = stored_secret
+        self.external_id = external_id or new_external_id()
+        self.notes: list[str] = []
+        if stored_secret:
+            self.fields["access_key_secret"].widget.attrs["placeholder"] = (
+                f"{SECRET_MASK} stored — leave blank to keep it"
+            )
+        self.fields[
+            "region"
+        ].help_text = f"Optional, e.g. eu-west-1. Blank uses {settings.AWS_DEFAULT_REGION}."
+
+    @property
+    def trust_policy(self) -> str:
+        return trust_policy(self.external_id)
+
+    @property
+    def principal_arn(self) -> str:
+        return settings.LOADBAY_AWS_PRINCIPAL_ARN
+
+    def clean_bucket(self) -> str:
+        name = self.cleaned_data["bucket"].strip()
+        validate_bucket_name(name)
+        return name
+
+    def clean_access_key_id(self) -> str:
+        key_id = self.cleaned_data["access_key_id"].strip()
+        if key_id and not ACCESS_KEY_ID_RE.match(key_id):
+            raise ValidationError(
+                "An Access Key ID is 16 to 128 upper-case letters and digits, e.g. "
+                "AKIAIOSFODNN7EXAMPLE."
+            )
+        return key_id
+
+    def clean_access_key_secret(self) -> str:
+        """Always returns an encrypted token (or ''): the plain secret never leaves this form."""
+        value = self.cleaned_data["access_key_secret"]
+        if not value:
+            return self.stored_secret
+        if crypto.is_token(value):
+            try:
+                crypto.decrypt(value)
+            except crypto.SecretUnreadable:
+                raise ValidationError("Enter the Access Key Secret again.") from None
+            return value
+        if len(value) < 16 or any(ch.isspace() for ch in value):
+            raise ValidationError("An Access Key Secret is at least 16 characters with no spaces.")
+        return crypto.encrypt(value)
+
+    def clean_iam_role_arn(self) -> str:
+        arn = self.cleaned_data["iam_role_arn"].strip()
+        if arn and not IAM_ROLE_ARN_RE.match(arn):
+            raise ValidationError(
+                "Enter a role ARN in the form arn:aws:iam::<12-digit account ID>:role/<role name>, "
+                "e.g. arn:aws:iam::123456789012:role/loadbay-reader."
+            )
+        return arn
+
+    def clean_region(self) -> str:
+        region = self.cleaned_data["region"].strip().lower()
+        if region and not REGION_RE.match(region):
+            raise ValidationError("Enter an AWS region code such as us-east-1 or eu-west-2.")
+        return region
+
+    def clean_endpoint_url(self) -> str:
+        url = self.cleaned_data["endpoint_url"].strip()
+        return validate_endpoint_url(url) if url else ""
+
+    def _clean_dir(self, name: str) -> str:
+        try:
+            return normalize_dir(self.cleaned_data[name])
+        except InvalidPath as exc:
+            raise ValidationError(str(exc)) from None
+
+    def clean_source_path(self) -> str:
+        return self._clean_dir("source_path")
+
+    def clean_success_path(self) -> str:
+        return self._clean_dir("success_path")
+
+    def clean_failed_path(self) -> str:
+        return self._clean_dir("failed_path")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self._clean_auth(cleaned)
+        self._clean_directories(cleaned)
+        return cleaned
+
+    def _clean_auth(self, cleaned: dict[str, Any]) -> None:
+        # Only the chosen Authentication Type's fields count; the others are discarded.
+        if cleaned.get("auth_type") == AuthType.ACCESS_KEY:
+            cleaned["iam_role_arn"] = ""
+            if "access_key_id" in cleaned and not cleaned["access_key_id"]:
+                self.add_error("access_key_id", "Enter the Access Key ID.")
+            if "access_key_secret" in cleaned and not cleaned["access_key_secret"]:
+                self.add_error("access_key_secret", "Enter the Access Key Secret.")
+        elif cleaned.get("auth_type") == AuthType.IAM_ROLE:
+            cleaned["access_key_id"] = ""
+            cleaned["access_key_secret"] = ""
+            if "iam_role_arn" in cleaned and not cleaned["iam_role_arn"]:
+                self.add_error("iam_role_arn", "Enter the IAM ARN of the role to assume.")
+
+    def _clean_directories(self, cleaned: dict[str, Any]) -> None:
+        source = cleaned.get("source_path")
+        if source is None:
+            return
+        labels = {"success_path": "Successful", "failed_path": "Failed"}
+        for name, label in labels.items():
+            target = cleaned.get(name)
+            if not target:
+                continue
+            if target == source:
+                self.add_error(
+                    name,
+                    f"The {label} Files Directory must differ from the Source Files Directory.",
+                )
+            elif is_inside(target, source):
+                self.notes.append(
+                    f"The {label} Files Directory ({target}) is inside the Source Files Directory; "
+                    "that is fine: files under it are never picked up as new source files."
+                )
+            elif is_inside(source, target):
+                self.add_error(
+                    name,
+                    f"The {label} Files Directory cannot contain the Source Files "
+                    "Directory: moved files would be picked up again.",
+                )
+        success, failed = cleaned.get("success_path"), cleaned.get("failed_path")
+        if success and failed and success == failed:
+            self.add_error(
+                "failed_path",
+                "The Failed Files Directory must differ from the Successful Files Directory.",
+            )
+
+
+def _params_from(values: dict[str, Any], external_id: str, session: str) -> "S3Params":
+    from connectors.aws import S3Params
+
+    token = values.get("access_key_secret") or ""
+    return S3Params(
+        bucket=values["bucket"],
+        auth_type=values["auth_type"],
+        access_key_id=values.get("access_key_id", ""),
+        access_key_secret=crypto.decrypt(token) if token else "",
+        iam_role_arn=values.get("iam_role_arn", ""),
+        external_id=external_id,
+        region=values.get("region", ""),
+        endpoint_url=values.get("endpoint_url", ""),
+        source_path=values.get("source_path", ""),
+        success_path=values.get("success_path", ""),
+        failed_path=values.get("failed_path", ""),
+        session_name=session,
+    )
+
+
+def settings_values(s3: S3Settings) -> dict[str, Any]:
+    return {
+        "bucket": s3.bucket,
+        "auth_type": s3.auth_type,
+        "access_key_id": s3.access_key_id,
+        "access_key_secret": s3.access_key_secret_encrypted,
+        "iam_role_arn": s3.iam_role_arn,
+        "region": s3.region,
+        "endpoint_url": s3.endpoint_url,
+        "source_path": s3.source_path,
+        "success_path": s3.success_path,
+        "failed_path": s3.failed_path,
+    }
+
+
+def params_for_connector(connector: "Connector") -> "S3Params":
+    s3 = connector.s3
+    return _params_from(settings_values(s3), s3.external_id, f"loadbay-connector-{connector.pk}")
+
+
+def file_handling(values: dict[str, Any]) -> tuple[str, str]:
+    """The spec's rules, in words, for the chosen directories."""
+    success, failed = values.get("success_path"), values.get("failed_path")
+    on_success = f"moved to {success}" if success else "deleted from the source directory"
+    on_failure = f"moved to {failed}" if failed else "kept in the source directory"
+    return on_success, on_failure
+
+
+class S3Source(Source):
+    key = "s3"
+    label = "S3"
+    settings_form = S3SettingsForm
+
+    def initial_from(self, connector: "Connector") -> dict[str, Any]:
+        values = settings_values(connector.s3)
+        values.pop("access_key_secret")
+        return values
+
+    def form_kwargs(self, connector: "Connector | None") -> dict[str, Any]:
+        if connector is None:
+            return {}
+        return {
+            "stored_secret": connector.s3.access_key_secret_encrypted,
+            "external_id": connector.s3.external_id,
+        }
+
+    def save(self, connector: "Connector", cleaned: dict[str, Any], external_id: str = "") -> None:
+        s3, _ = S3Settings.objects.get_or_create(
+            connector=connector,
+            defaults={"external_id": external_id or new_external_id(), "bucket": cleaned["bucket"]},
+        )
+        for name in (
+            "bucket",
+            "auth_type",
+            "access_key_id",
+            "iam_role_arn",
+            "region",
+            "endpoint_url",
+            "source_path",
+            "success_path",
+            "failed_path",
+        ):
+            setattr(s3, name, cleaned.get(name, ""))
+        s3.access_key_secret_encrypted = cleaned.get("access_key_secret") or ""
+        s3.save()
+
+    def summary(self, cleaned: dict[str, Any], external_id: str = "") -> list[tuple[str, str]]:
+        on_success, on_failure = file_handling(cleaned)
+        rows = [
+            ("Bucket", cleaned.get("bucket", "")),
+            ("Authentication Type", dict(AuthType.choices).get(cleaned.get("auth_type", ""), "")),
+        ]
+        if cleaned.get("auth_type") == AuthType.ACCESS_KEY:
+            rows += [
+                ("Access Key ID", cleaned.get("access_key_id", "")),
+                ("Access Key Secret", SECRET_MASK if cleaned.get("access_key_secret") else ""),
+            ]
+        else:
+            rows += [("IAM ARN", cleaned.get("iam_role_arn", "")), ("External ID", external_id)]
+        rows += [
+            ("Region", cleaned.get("region") or f"(default: {settings.AWS_DEFAULT_REGION})"),
+            ("S3 Endpoint URL", cleaned.get("endpoint_url") or "(AWS S3)"),
+            ("Source Files Directory Path", cleaned.get("source_path") or "(bucket root)"),
+            ("Successful Files Directory Path", cleaned.get("success_path") or "(blank)"),
+            ("Failed Files Directory Path", cleaned.get("failed_path") or "(blank)"),
+            ("Successful files are", on_success),
+            ("Failed files are", on_failure),
+        ]
+        return rows
+
+    def saved_summary(self, connector: "Connector") -> list[tuple[str, str]]:
+        return self.summary(settings_values(connector.s3), connector.s3.external_id)
+
+    def test_cleaned(self, cleaned: dict[str, Any], external_id: str) -> list[Check]:
+        from connectors.preflight import run_checks
+
+        return run_checks(_params_from(cleaned, external_id, "loadbay-connection-test"))
+
+    def test_saved(self, connector: "Connector") -> list[Check]:
+        from connectors.preflight import run_checks
+
+        return run_checks(params_for_connector(connector))

@@ -1,0 +1,70 @@
+"""Connector pages: list, detail, enable/disable, test connection, delete."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from connectors import services
+from connectors.models import AccessLevel, Connector
+from connectors.selectors import access_level, get_connector_for, visible_connectors
+from connectors.sources import get_source
+from connectors.sources.base import Check
+
+
+@login_required
+def connector_list(request: HttpRequest) -> HttpResponse:
+    connectors = visible_connectors(request.user).select_related("entity_type", "owner")
+    return render(request, "connectors/list.html", {"connectors": connectors})
+
+
+def _detail(
+    request: HttpRequest, connector: Connector, checks: list[Check] | None = None
+) -> HttpResponse:
+    level = access_level(request.user, connector)
+    context = {
+        "connector": connector,
+        "settings_rows": get_source(connector.source_type).saved_summary(connector),
+        "mapping": sorted(connector.field_mapping.items()),
+        "can_edit": level >= AccessLevel.EDIT,
+        "can_delete": level >= AccessLevel.FULL,
+        "connection_checks": checks,
+    }
+    return render(request, "connectors/detail.html", context)
+
+
+@login_required
+def connector_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, get_connector_for(request.user, pk))
+
+
+@login_required
+@require_POST
+def connector_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = get_connector_for(request.user, pk, needs=AccessLevel.EDIT)
+    enable = request.POST.get("enabled") == "1"
+    services.set_enabled(connector, enabled=enable)
+    messages.success(
+        request, f"Connector {connector.name!r} {'enabled' if enable else 'disabled'}."
+    )
+    return redirect(connector)
+
+
+@login_required
+@require_POST
+def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = get_connector_for(request.user, pk, needs=AccessLevel.EDIT)
+    checks = get_source(connector.source_type).test_saved(connector)
+    return _detail(request, connector, checks)
+
+
+@login_required
+def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = get_connector_for(request.user, pk, needs=AccessLevel.FULL)
+    if request.method == "POST":
+        name = connector.name
+        services.delete_connector(connector)
+        messages.success(request, f"Connector {name!r} deleted.")
+        return redirect("connectors:list")
+    return render(request, "connectors/confirm_delete.html", {"connector": connector})

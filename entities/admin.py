@@ -1,0 +1,62 @@
+import re
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from entities.models import EntityField, EntityType, Record
+
+
+class EntityFieldForm(forms.ModelForm):
+    class Meta:
+        model = EntityField
+        fields = [
+            "name",
+            "label",
+            "field_type",
+            "required",
+            "is_unique_identifier",
+            "max_length",
+            "validation_regex",
+            "position",
+        ]
+
+    def clean_validation_regex(self) -> str:
+        pattern = self.cleaned_data["validation_regex"]
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValidationError(f"Not a valid regular expression: {exc}") from None
+        return pattern
+
+
+class EntityFieldFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        live = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        identifiers = [f for f in live if f.cleaned_data.get("is_unique_identifier")]
+        if len(identifiers) != 1:
+            raise ValidationError("Mark exactly one field as the unique identifier.")
+
+
+class EntityFieldInline(admin.TabularInline):
+    model = EntityField
+    form = EntityFieldForm
+    formset = EntityFieldFormSet
+    extra = 1
+
+
+@admin.register(EntityType)
+class EntityTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "category", "unique_field"]
+    list_filter = ["category"]
+    search_fields = ["name"]
+    inlines = [EntityFieldInline]
+
+
+@admin.register(Record)
+class RecordAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "entity_type", "updated_at"]
+    list_filter = ["entity_type"]
+    search_fields = ["external_id"]
+    readonly_fields = ["entity_type", "external_id", "data", "created_at", "updated_at"]

@@ -1,0 +1,103 @@
+"""Entity types (System, Standard, Custom), their fields, and the records ingested into them."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+field_name_validator = RegexValidator(
+    r"^[a-z][a-z0-9_]{0,62}$",
+    "Use lower-case letters, digits and underscores, starting with a letter.",
+)
+
+
+class EntityCategory(models.TextChoices):
+    SYSTEM = "system", "System entities"
+    STANDARD = "standard", "Standard entities"
+    CUSTOM = "custom", "Custom entities"
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "Text"
+    INTEGER = "integer", "Integer"
+    DECIMAL = "decimal", "Decimal"
+    BOOLEAN = "boolean", "Boolean"
+    DATE = "date", "Date (YYYY-MM-DD)"
+    DATETIME = "datetime", "Date and time (ISO 8601)"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+
+
+class EntityType(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    category = models.CharField(
+        max_length=16, choices=EntityCategory.choices, default=EntityCategory.CUSTOM
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["category", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def unique_field(self) -> "EntityField | None":
+        return self.fields.filter(is_unique_identifier=True).first()
+
+
+class EntityField(models.Model):
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="fields")
+    name = models.CharField(max_length=63, validators=[field_name_validator])
+    label = models.CharField(max_length=100, blank=True)
+    field_type = models.CharField(max_length=16, choices=FieldType.choices, default=FieldType.TEXT)
+    required = models.BooleanField(default=False)
+    is_unique_identifier = models.BooleanField(
+        default=False, help_text="The field that identifies a record; exactly one per entity."
+    )
+    max_length = models.PositiveIntegerField(null=True, blank=True)
+    validation_regex = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Optional regular expression the whole value must match.",
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["entity_type", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity_type", "name"], name="entity_field_unique_name"
+            ),
+            models.UniqueConstraint(
+                fields=["entity_type"],
+                condition=models.Q(is_unique_identifier=True),
+                name="entity_one_unique_identifier",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type.name}.{self.name}"
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+class Record(models.Model):
+    """One entity record, identified by (entity type, unique identifier value)."""
+
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="records")
+    external_id = models.CharField(max_length=255)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity_type", "external_id"], name="record_unique_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type.name} {self.external_id}"

@@ -1,0 +1,20 @@
+"""Write a local .env for `make run` (development defaults with freshly generated keys)."""
+
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+target = ROOT / ".env"
+if not target.exists():
+    text = (ROOT / ".env.example").read_text()
+    text = text.replace("SECRET_KEY=change-me", f"SECRET_KEY={secrets.token_urlsafe(48)}")
+    text = text.replace(
+        "LOADBAY_ENCRYPTION_KEY=change-me",
+        f"LOADBAY_ENCRYPTION_KEY={Fernet.generate_key().decode()}",
+    )
+    text = text.replace("DEBUG=false", "DEBUG=true")
+    target.write_text(text)
+    target.chmod(0o600)
+    print(f"Wrote {target} with new keys (keep it private; it is git-ignored).")

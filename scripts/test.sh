@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test`: lint, then every test tier against real PostgreSQL, Redis, moto and chromium.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh || exit 1
+
+.venv/bin/ruff check . || { echo "ERROR: ruff found problems (make format fixes most)." >&2; exit 1; }
+.venv/bin/ruff format --check . || { echo "ERROR: files need formatting (run make format)." >&2; exit 1; }
+
+export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@${TEST_PG_HOST:-127.0.0.1}:${TEST_PG_PORT:-5432}/loadbay}
+export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${TEST_REDIS_PORT:-6379}/15}
+
+.venv/bin/python -m pytest "$@"
+status=$?
+if [ $status -eq 5 ]; then
+  echo "ERROR: pytest collected no tests; that is a failure, not a pass." >&2
+  exit 1
+fi
+exit $status

@@ -1,0 +1,75 @@
+"""Shared fixtures: named users (alice owns, bob shares, charlie has no access), a moto S3/STS
+server over HTTP, and buckets in it."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from django.contrib.auth.models import Group, User
+
+from tests.support.moto_server import moto_server as start_moto_server
+
+# The platform's own AWS credentials (used for STS AssumeRole) point at moto, never at AWS.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIAPLATFORMTESTKEY01")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "platform-test-secret-0000000000000000")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def alice(db: Any) -> User:
+    return User.objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def bob(db: Any) -> User:
+    return User.objects.create_user("bob", "bob@example.com", PASSWORD)
+
+
+@pytest.fixture
+def charlie(db: Any) -> User:
+    return User.objects.create_user("charlie", "charlie@example.com", PASSWORD)
+
+
+@pytest.fixture
+def team(bob: User) -> Group:
+    group = Group.objects.create(name="data-team")
+    bob.groups.add(group)
+    return group
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    with start_moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_endpoint(moto_url: str, settings: Any) -> str:
+    """moto's URL, allowed as an S3 endpoint and used for STS."""
+    settings.S3_ALLOWED_ENDPOINTS = [moto_url]
+    settings.LOADBAY_STS_ENDPOINT_URL = moto_url
+    return moto_url
+
+
+@pytest.fixture
+def s3_client(s3_endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    )
+
+
+@pytest.fixture
+def bucket(s3_client: Any) -> str:
+    name = f"loadbay-test-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=name)
+    return name

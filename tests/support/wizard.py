@@ -1,0 +1,85 @@
+"""Walk the connector wizard through the Django test client."""
+
+from typing import Any
+
+from django.test import Client
+
+from entities.models import EntityType
+
+PREFIX = "connector_wizard"
+
+
+def step_data(step: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {f"{step}-{name}": value for name, value in values.items()}
+
+
+def post_step(client: Client, url: str, step: str, values: dict[str, Any], **extra: Any) -> Any:
+    wizard = f"{PREFIX}_{url.strip('/').split('/')[-2] if url.endswith('/edit/') else 'new'}"
+    data = {f"{wizard}-current_step": step, **step_data(step, values), **extra}
+    return client.post(url, data)
+
+
+def entity_values(name: str = "Profile") -> dict[str, Any]:
+    return {"entity": EntityType.objects.get(name=name).pk}
+
+
+def entity_settings_values(**overrides: Any) -> dict[str, Any]:
+    values = {
+        "integration_type": "upsert",
+        "file_format": "csv",
+        "csv_delimiter": ",",
+        "file_pattern": "",
+        "error_tolerance": "0",
+        "schedule_active": "on",
+        "poll_interval_minutes": "30",
+    }
+    for field in (
+        "profile_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "birth_date",
+        "loyalty_points",
+    ):
+        values[f"map__{field}"] = field
+    values.update(overrides)
+    return values
+
+
+def source_values(name: str = "Profiles from S3", **overrides: Any) -> dict[str, Any]:
+    return {"entity_source": "s3", "name": name, "description": "Nightly export", **overrides}
+
+
+def s3_access_key_values(bucket: str, endpoint: str = "", **overrides: Any) -> dict[str, Any]:
+    return {
+        "bucket": bucket,
+        "auth_type": "access_key",
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+        "access_key_secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "iam_role_arn": "",
+        "region": "",
+        "endpoint_url": endpoint,
+        "source_path": "incoming/",
+        "success_path": "done/",
+        "failed_path": "failed/",
+        **overrides,
+    }
+
+
+def walk_wizard(
+    client: Client,
+    url: str,
+    *,
+    source_settings: dict[str, Any],
+    entity: str = "Profile",
+    settings: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
+) -> Any:
+    """Post every step in order; return the final response."""
+    client.get(url)
+    post_step(client, url, "entity", entity_values(entity))
+    post_step(client, url, "entity_settings", settings or entity_settings_values())
+    post_step(client, url, "source", source or source_values())
+    post_step(client, url, "source_settings", source_settings)
+    return post_step(client, url, "review", {})

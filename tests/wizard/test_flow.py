@@ -1,0 +1,146 @@
+"""The wizard through the test client: every step, Back, edit, secrets kept out of the session."""
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+
+from connectors.models import Connector
+from tests.conftest import PASSWORD
+from tests.support.wizard import (
+    entity_settings_values,
+    entity_values,
+    post_step,
+    s3_access_key_values,
+    source_values,
+    walk_wizard,
+)
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+NEW = "/connectors/new/"
+
+
+@pytest.fixture
+def client_alice(alice) -> Client:
+    client = Client()
+    client.login(username="alice", password=PASSWORD)
+    return client
+
+
+def test_it_requires_login(db) -> None:
+    response = Client().get(NEW)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_it_creates_a_connector(client_alice, alice) -> None:
+    response = walk_wizard(client_alice, NEW, source_settings=s3_access_key_values("acme-data"))
+    connector = Connector.objects.get(owner=alice)
+    assert response.status_code == 302
+    assert response["Location"] == f"/connectors/{connector.pk}/"
+    assert connector.name == "Profiles from S3"
+    assert connector.entity_type.name == "Profile"
+    assert connector.field_mapping["profile_id"] == "profile_id"
+    assert connector.s3.bucket == "acme-data"
+    assert connector.s3.access_key_secret() == SECRET
+    assert SECRET not in connector.s3.access_key_secret_encrypted
+    assert connector.periodic_task.enabled
+    assert connector.periodic_task.interval.every == 30
+
+
+def test_it_never_keeps_the_secret_in_plain_text_in_the_session(client_alice) -> None:
+    client_alice.get(NEW)
+    post_step(client_alice, NEW, "entity", entity_values())
+    post_step(client_alice, NEW, "entity_settings", entity_settings_values())
+    post_step(client_alice, NEW, "source", source_values())
+    response = post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
+    assert response.status_code == 200
+    for session in Session.objects.all():
+        assert SECRET not in str(session.get_decoded())
+        assert SECRET not in session.session_data
+    assert SECRET.encode() not in response.content
+
+
+def test_review_shows_everything_with_the_secret_masked(client_alice) -> None:
+    client_alice.get(NEW)
+    post_step(client_alice, NEW, "entity", entity_values())
+    post_step(client_alice, NEW, "entity_settings", entity_settings_values())
+    post_step(client_alice, NEW, "source", source_values())
+    response = post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
+    page = response.content.decode()
+    assert "Review" in page
+    assert "acme-data" in page and "AKIAIOSFODNN7EXAMPLE" in page
+    assert "••••••••" in page and SECRET not in page
+    assert "moved to done/" in page
+
+
+def test_back_keeps_what_was_typed(client_alice) -> None:
+    client_alice.get(NEW)
+    post_step(client_alice, NEW, "entity", entity_values())
+    post_step(client_alice, NEW, "entity_settings", entity_settings_values(file_pattern="prof_"))
+    response = post_step(
+        client_alice,
+        NEW,
+        "source",
+        source_values(name="Typed name"),
+        wizard_goto_step="entity_settings",
+    )
+    assert 'value="prof_"' in response.content.decode()
+    response = post_step(
+        client_alice, NEW, "entity_settings", entity_settings_values(file_pattern="prof_")
+    )
+    assert 'value="Typed name"' in response.content.decode()
+
+
+def test_it_cannot_jump_to_source_settings_first(client_alice) -> None:
+    client_alice.get(NEW)
+    response = post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
+    assert response.context["wizard"]["steps"].current == "entity"
+    assert not Connector.objects.exists()
+
+
+def test_it_rejects_a_duplicate_name(client_alice, alice) -> None:
+    walk_wizard(client_alice, NEW, source_settings=s3_access_key_values("acme-data"))
+    client_alice.get(NEW)
+    post_step(client_alice, NEW, "entity", entity_values())
+    post_step(client_alice, NEW, "entity_settings", entity_settings_values())
+    response = post_step(client_alice, NEW, "source", source_values())
+    assert "You already have a connector named" in response.content.decode()
+
+
+def test_edit_is_prefilled_and_a_blank_secret_keeps_the_stored_one(client_alice, alice) -> None:
+    walk_wizard(client_alice, NEW, source_settings=s3_access_key_values("acme-data"))
+    connector = Connector.objects.get(owner=alice)
+    url = f"/connectors/{connector.pk}/edit/"
+    response = client_alice.get(url)
+    assert response.context["form"].initial["entity"] == connector.entity_type_id
+    post_step(client_alice, url, "entity", entity_values())
+    post_step(
+        client_alice, url, "entity_settings", entity_settings_values(poll_interval_minutes="15")
+    )
+    post_step(client_alice, url, "source", source_values(name="Renamed"))
+    response = post_step(
+        client_alice,
+        url,
+        "source_settings",
+        s3_access_key_values("acme-data", access_key_secret="", success_path=""),
+    )
+    response = post_step(client_alice, url, "review", {})
+    assert response.status_code == 302
+    connector.refresh_from_db()
+    assert connector.name == "Renamed"
+    assert connector.poll_interval_minutes == 15
+    assert connector.s3.success_path == ""
+    assert connector.s3.access_key_secret() == SECRET
+    assert Connector.objects.count() == 1
+
+
+def test_iam_role_connector_discards_access_keys(client_alice, alice) -> None:
+    values = s3_access_key_values(
+        "acme-data", auth_type="iam_role", iam_role_arn="arn:aws:iam::123456789012:role/loadbay"
+    )
+    walk_wizard(client_alice, NEW, source_settings=values)
+    s3 = Connector.objects.get(owner=alice).s3
+    assert s3.auth_type == "iam_role"
+    assert s3.access_key_id == "" and s3.access_key_secret_encrypted == ""
+    assert s3.iam_role_arn == "arn:aws:iam::123456789012:role/loadbay"
+    assert s3.external_id.startswith("loadbay-")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WizardConfig(AppConfig):
+    name = "wizard"
+    verbose_name = "Connector setup wizard"

@@ -1,0 +1,194 @@
+"""The wizard's forms for the screens before Source Specific Settings (which each source
+provides; see connectors.sources)."""
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from connectors.models import INTEGRATION_TYPE_HELP, Connector, FileFormat, IntegrationType
+from connectors.sources import source_choices
+from entities.models import EntityCategory, EntityType
+
+TOLERANCE_RE = re.compile(r"^(\d{1,9})(%?)$")
+DELIMITERS = [
+    (",", "Comma ( , )"),
+    (";", "Semicolon ( ; )"),
+    ("|", "Pipe ( | )"),
+    (":", "Colon ( : )"),
+    ("^", "Caret ( ^ )"),
+]
+MAPPING_PREFIX = "map__"
+
+
+def grouped_entity_choices() -> list[tuple[str, list[tuple[int, str]]]]:
+    groups: dict[str, list[tuple[int, str]]] = {label: [] for _, label in EntityCategory.choices}
+    labels = dict(EntityCategory.choices)
+    for entity in EntityType.objects.order_by("name"):
+        groups[labels[entity.category]].append((entity.pk, entity.name))
+    return [(label, items) for label, items in groups.items() if items]
+
+
+class EntitySelectionForm(forms.Form):
+    entity = forms.TypedChoiceField(
+        label="Entity",
+        coerce=int,
+        help_text="The kind of record the files contain. Custom entities are defined by an "
+        "administrator.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["entity"].choices = [("", "Choose an entity…"), *grouped_entity_choices()]
+
+    def clean_entity(self) -> EntityType:
+        try:
+            return EntityType.objects.get(pk=self.cleaned_data["entity"])
+        except EntityType.DoesNotExist:
+            raise ValidationError("Choose one of the listed entities.") from None
+
+
+class EntitySettingsForm(forms.Form):
+    integration_type = forms.ChoiceField(
+        label="Integration Type",
+        choices=IntegrationType.choices,
+        initial=IntegrationType.UPSERT,
+        widget=forms.RadioSelect,
+    )
+    file_format = forms.ChoiceField(
+        label="File format",
+        choices=FileFormat.choices,
+        initial=FileFormat.CSV,
+        help_text="Files ending in .gz are decompressed first, whatever the format.",
+    )
+    csv_delimiter = forms.ChoiceField(
+        label="CSV Delimiter", choices=DELIMITERS, initial=",", required=False
+    )
+    file_pattern = forms.CharField(
+        label="Source File Prefix / pattern",
+        required=False,
+        max_length=255,
+        help_text="Which files this connector takes, matched against the file name inside the "
+        "source directory: a prefix such as profiles_ or a pattern such as profiles_*.csv. "
+        "Blank: every file.",
+    )
+    error_tolerance = forms.CharField(
+        label="Bad rows allowed per file",
+        initial="0",
+        max_length=11,
+        help_text="0: any invalid row fails the whole file and nothing from it is written. "
+        "A number (e.g. 10) or a percentage (e.g. 2%) lets good rows through and reports the bad.",
+    )
+    schedule_active = forms.BooleanField(
+        label="Run on a schedule",
+        required=False,
+        initial=True,
+        help_text="Poll the source directory for new files automatically.",
+    )
+    poll_interval_minutes = forms.IntegerField(
+        label="Poll every (minutes)", min_value=1, max_value=10080, initial=30
+    )
+
+    def __init__(self, *args: Any, entity_type: EntityType | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.entity_type = entity_type
+        self.integration_help = [
+            (value, label, INTEGRATION_TYPE_HELP[IntegrationType(value)])
+            for value, label in IntegrationType.choices
+        ]
+        self.fields["integration_type"].help_text = " ".join(
+            f"{label}: {text}" for _, label, text in self.integration_help
+        )
+        self.entity_fields = list(entity_type.fields.all()) if entity_type else []
+        for field in self.entity_fields:
+            self.fields[MAPPING_PREFIX + field.name] = forms.CharField(
+                label=field.display_label,
+                required=field.required or field.is_unique_identifier,
+                max_length=255,
+                initial=field.name,
+                help_text=self._mapping_help(field),
+            )
+
+    @staticmethod
+    def _mapping_help(field: Any) -> str:
+        parts = [f"File column for {field.name} ({field.get_field_type_display()})"]
+        if field.is_unique_identifier:
+            parts.append("unique identifier, required")
+        elif field.required:
+            parts.append("required")
+        else:
+            parts.append("leave blank to skip")
+        return "; ".join(parts) + "."
+
+    def mapping_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith(MAPPING_PREFIX)]
+
+    def clean_file_pattern(self) -> str:
+        pattern = self.cleaned_data["file_pattern"].strip()
+        if "/" in pattern:
+            raise ValidationError(
+                "The prefix or pattern applies to file names inside the source directory; "
+                "put directories in the Source Files Directory Path instead."
+            )
+        return pattern
+
+    def clean_error_tolerance(self) -> str:
+        value = self.cleaned_data["error_tolerance"].strip().replace(" ", "")
+        match = TOLERANCE_RE.match(value)
+        if not match:
+            raise ValidationError("Enter a whole number such as 10, or a percentage such as 2%.")
+        if match.group(2) and int(match.group(1)) > 100:
+            raise ValidationError("A percentage cannot be more than 100%.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("file_format") == FileFormat.CSV and not cleaned.get("csv_delimiter"):
+            self.add_error("csv_delimiter", "Choose the CSV Delimiter.")
+        if cleaned.get("file_format") != FileFormat.CSV:
+            cleaned["csv_delimiter"] = ","
+        mapping = {
+            name[len(MAPPING_PREFIX) :]: value.strip()
+            for name, value in cleaned.items()
+            if name.startswith(MAPPING_PREFIX) and value and value.strip()
+        }
+        columns = [column for column in mapping.values()]
+        duplicates = sorted({column for column in columns if columns.count(column) > 1})
+        if duplicates:
+            raise ValidationError(
+                "Each file column can feed one field only; repeated: " + ", ".join(duplicates)
+            )
+        cleaned["field_mapping"] = mapping
+        return cleaned
+
+
+class SourceSelectionForm(forms.Form):
+    entity_source = forms.ChoiceField(label="Entity Source", initial="s3")
+    name = forms.CharField(label="Connector Name", max_length=100)
+    description = forms.CharField(
+        label="Description", required=False, max_length=2000, widget=forms.Textarea({"rows": 3})
+    )
+
+    def __init__(
+        self, *args: Any, owner: Any = None, connector: Connector | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        self.connector = connector
+        self.fields["entity_source"].choices = source_choices()
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise ValidationError("Enter a Connector Name.")
+        taken = Connector.objects.filter(owner=self.owner, name__iexact=name)
+        if self.connector is not None:
+            taken = taken.exclude(pk=self.connector.pk)
+        if taken.exists():
+            raise ValidationError(f"You already have a connector named {name!r}.")
+        return name
+
+
+class ReviewForm(forms.Form):
+    """The last screen shows everything entered; submitting it saves the connector."""
