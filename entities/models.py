@@ -89,6 +89,9 @@ class Record(models.Model):
     entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="records")
     external_id = models.CharField(max_length=255)
     data = models.JSONField(default=dict)
+    # The ingest ledger entry (ingest.SourceFile id) that last wrote this record: lets Sync
+    # remove what a file no longer holds and spots a unique id repeated within one file.
+    last_file_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
