@@ -1,0 +1,73 @@
+"""The contracts between the ingest pipeline's parts: parsing, writing and the orchestrator."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from entities.validation import FieldSpec
+
+
+class FileFailed(Exception):
+    """The whole file cannot be ingested; str() is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    """One record read from a file. `line` is the 1-based line number where the row starts
+    (CSV/TSV/NDJSON) or the 1-based position of the object (JSON array)."""
+
+    line: int
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How many bad rows a file may have and still be written (good rows only)."""
+
+    max_rows: int = 0
+    max_percent: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Tolerance":
+        text = (text or "0").strip()
+        if text.endswith("%"):
+            return cls(max_rows=0, max_percent=float(text[:-1]))
+        return cls(max_rows=int(text))
+
+    def allows(self, bad: int, total: int) -> bool:
+        if bad == 0:
+            return True
+        if self.max_percent is not None:
+            return total > 0 and bad * 100 <= self.max_percent * total
+        return bad <= self.max_rows
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Everything the writer needs, as plain values (no ORM objects)."""
+
+    entity_type_id: int
+    integration_type: str  # connectors.models.IntegrationType value
+    fields: tuple[FieldSpec, ...]
+    mapping: dict[str, str]  # entity field name -> file column
+    tolerance: Tolerance
+    file_token: int  # the ledger entry id; written to Record.last_file_id
+
+
+@dataclass
+class FileOutcome:
+    rows_total: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0  # rows ignored by the Integration Type (Insert: existing; Update: missing)
+    failed_rows: int = 0
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS_KEPT only
+
+    MAX_ERRORS_KEPT = 1000
