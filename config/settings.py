@@ -140,6 +140,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "control_folder": str(VAR_DIR / "broker-control"),
     }
 )
+if not REDIS_URL:
+    for _folder in ("broker", "broker-control"):
+        (VAR_DIR / _folder).mkdir(exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -158,16 +161,26 @@ def _endpoint_origin(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
 
 
+# The local demo (make run): an S3-compatible endpoint on loopback (moto), allowed only here.
+LOADBAY_DEMO = env.bool("LOADBAY_DEMO", default=False)
+LOADBAY_DEMO_S3_URL = env.str("LOADBAY_DEMO_S3_URL", default="http://127.0.0.1:9100")
+
 # S3-compatible endpoints a connector may use (scheme://host[:port]). Empty: AWS only.
 S3_ALLOWED_ENDPOINTS: list[str] = [
-    _endpoint_origin(u) for u in env.list("S3_ALLOWED_ENDPOINTS", default=[])
+    _endpoint_origin(u)
+    for u in [
+        *env.list("S3_ALLOWED_ENDPOINTS", default=[]),
+        *([LOADBAY_DEMO_S3_URL] if LOADBAY_DEMO else []),
+    ]
 ]
 # The AWS principal that assumes customers' roles; shown in the trust policy.
 LOADBAY_AWS_PRINCIPAL_ARN = env.str(
     "LOADBAY_AWS_PRINCIPAL_ARN", default="arn:aws:iam::000000000000:root"
 )
 # Where STS is reached for IAM-role connectors (blank: AWS). Tests point it at moto.
-LOADBAY_STS_ENDPOINT_URL = env.str("LOADBAY_STS_ENDPOINT_URL", default="")
+LOADBAY_STS_ENDPOINT_URL = env.str(
+    "LOADBAY_STS_ENDPOINT_URL", default=LOADBAY_DEMO_S3_URL if LOADBAY_DEMO else ""
+)
 AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", default="us-east-1")
 
 LOGGING = {
@@ -183,3 +196,15 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# Ingest.
+# Objects larger than this are moved with a multipart copy (CopyObject's limit is 5 GiB).
+S3_MULTIPART_COPY_THRESHOLD = env.int("S3_MULTIPART_COPY_THRESHOLD", default=5 * 1024**3)
+S3_MULTIPART_COPY_PART_SIZE = env.int("S3_MULTIPART_COPY_PART_SIZE", default=512 * 1024**2)
+# A gzip file may not decompress to more than this (protects against gzip bombs).
+INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=20 * 1024**3)
+# Small files are processed together, up to this many per task.
+INGEST_BATCH_FILES = env.int("INGEST_BATCH_FILES", default=20)
+INGEST_BATCH_BYTES = env.int("INGEST_BATCH_BYTES", default=16 * 1024**2)
+# How long a run holds its connector's listing lock before another run may take over.
+INGEST_LOCK_SECONDS = env.int("INGEST_LOCK_SECONDS", default=900)

@@ -6,5 +6,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/connectors/", permanent=False)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("connectors/", include("connectors.urls")),
+    path("connectors/", include("ingest.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.db import transaction
 
+from connectors import services
 from connectors.models import Connector, ConnectorShare, S3Settings
 
 
@@ -47,3 +49,22 @@ class ConnectorAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "owner__username"]
     readonly_fields = ["periodic_task", "created_at", "updated_at"]
     inlines = [S3SettingsInline, ConnectorShareInline]
+    actions = ["run_now"]
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        super().save_model(request, obj, form, change)
+        services.sync_schedule(obj)
+
+    @admin.action(description="Run now")
+    def run_now(self, request, queryset):  # type: ignore[no-untyped-def]
+        from ingest import services as ingest_services
+        from ingest import tasks
+
+        for connector in queryset:
+            try:
+                run = ingest_services.start_run(connector, trigger="manual", user=request.user)
+            except ingest_services.RunRefused as exc:
+                self.message_user(request, str(exc), level="error")
+                continue
+            transaction.on_commit(lambda run_id=run.pk: tasks.run_connector.delay(run_id))
+            self.message_user(request, f"Run {run.pk} of {connector.name!r} started.")

@@ -137,8 +137,21 @@ def credentials_for(params: S3Params) -> dict[str, str]:
     }
 
 
+def _check_endpoint_allowed(endpoint_url: str) -> None:
+    """Checked on every use too, so narrowing S3_ALLOWED_ENDPOINTS takes effect at once."""
+    from connectors.sources.s3 import endpoint_origin
+
+    if endpoint_url and endpoint_origin(endpoint_url) not in settings.S3_ALLOWED_ENDPOINTS:
+        raise S3AccessError(
+            f"The S3 Endpoint URL {endpoint_url} is not allowed by this installation "
+            "(S3_ALLOWED_ENDPOINTS); edit the connector or ask an administrator.",
+            code="EndpointNotAllowed",
+        )
+
+
 def make_s3_client(params: S3Params) -> Any:
     """An S3 client for the connector's bucket (assuming its role first, if it uses one)."""
+    _check_endpoint_allowed(params.endpoint_url)
     return boto3.client(
         "s3",
         region_name=params.region or settings.AWS_DEFAULT_REGION,

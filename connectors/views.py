@@ -11,6 +11,7 @@ from connectors.models import AccessLevel, Connector
 from connectors.selectors import access_level, get_connector_for, visible_connectors
 from connectors.sources import get_source
 from connectors.sources.base import Check
+from ingest.selectors import files_waiting_to_move, runs_of
 
 
 @login_required
@@ -30,6 +31,8 @@ def _detail(
         "can_edit": level >= AccessLevel.EDIT,
         "can_delete": level >= AccessLevel.FULL,
         "connection_checks": checks,
+        "recent_runs": runs_of(connector)[:5],
+        "waiting_files": files_waiting_to_move(connector)[:20],
     }
     return render(request, "connectors/detail.html", context)
 

@@ -15,6 +15,7 @@ if not target.exists():
         f"LOADBAY_ENCRYPTION_KEY={Fernet.generate_key().decode()}",
     )
     text = text.replace("DEBUG=false", "DEBUG=true")
+    text = text.replace("LOADBAY_DEMO=false", "LOADBAY_DEMO=true")
     target.write_text(text)
     target.chmod(0o600)
     print(f"Wrote {target} with new keys (keep it private; it is git-ignored).")

@@ -1,0 +1,65 @@
+from django.contrib import admin
+
+from ingest.models import RowError, Run, SourceFile
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+class SourceFileInline(admin.TabularInline):
+    model = SourceFile
+    extra = 0
+    can_delete = False
+    fields = [
+        "key",
+        "state",
+        "outcome",
+        "rows_total",
+        "records_created",
+        "records_updated",
+        "records_failed",
+        "failure_reason",
+        "destination_key",
+        "route_error",
+    ]
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "connector",
+        "trigger",
+        "status",
+        "started_at",
+        "finished_at",
+        "files_succeeded",
+        "files_failed",
+        "records_created",
+        "records_updated",
+        "records_failed",
+    ]
+    list_filter = ["status", "trigger", "connector"]
+    inlines = [SourceFileInline]
+
+
+class RowErrorInline(admin.TabularInline):
+    model = RowError
+    extra = 0
+    can_delete = False
+    readonly_fields = ["line", "column", "reason"]
+
+
+@admin.register(SourceFile)
+class SourceFileAdmin(ReadOnlyAdmin):
+    list_display = ["key", "connector", "run", "state", "outcome", "records_failed", "route_error"]
+    list_filter = ["state", "outcome", "connector"]
+    search_fields = ["key"]
+    inlines = [RowErrorInline]

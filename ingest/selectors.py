@@ -1,0 +1,38 @@
+"""Reads for run pages."""
+
+from django.db.models import QuerySet
+
+from connectors.models import Connector
+from ingest.models import FileState, Run, SourceFile
+
+
+def runs_of(connector: Connector, *, trigger: str = "") -> QuerySet[Run]:
+    runs = Run.objects.filter(connector=connector)
+    return runs.filter(trigger=trigger) if trigger else runs
+
+
+def files_waiting_to_move(connector: Connector) -> QuerySet[SourceFile]:
+    return SourceFile.objects.filter(connector=connector, state=FileState.INGESTED).exclude(
+        route_error=""
+    )
+
+
+def run_progress(run: Run) -> dict[str, object]:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "active": run.is_active,
+        "keys_listed": run.keys_listed,
+        "files_seen": run.files_seen,
+        "files_done": run.files_succeeded + run.files_failed,
+        "files_succeeded": run.files_succeeded,
+        "files_failed": run.files_failed,
+        "records_created": run.records_created,
+        "records_updated": run.records_updated,
+        "records_deleted": run.records_deleted,
+        "records_skipped": run.records_skipped,
+        "records_failed": run.records_failed,
+        "error": run.error,
+        "duration_seconds": run.duration_seconds,
+    }

@@ -1,0 +1,555 @@
+"""Runs of a connector: list the source, claim new files, ingest each one atomically, then
+move or delete it by the connector's Successful/Failed Files Directory rules.
+
+Exactly once: a file's ledger row (SourceFile) is created once; its records and its INGESTED
+state commit in one transaction while the row is locked; routing afterwards only moves or
+deletes and is retried until it succeeds, never ingesting again.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from connectors.aws import S3AccessError, describe_error, make_s3_client
+from connectors.models import Connector
+from connectors.sources.s3 import params_for_connector
+from entities.validation import FieldSpec
+from ingest import reports, s3files
+from ingest.models import (
+    ConnectorLock,
+    FileOutcome,
+    FileState,
+    Run,
+    RunStatus,
+    RunTrigger,
+    SourceFile,
+)
+from ingest.models import RowError as RowErrorModel
+from ingest.types import FileFailed, IngestConfig, Tolerance
+from ingest.types import FileOutcome as WriteOutcome
+
+logger = logging.getLogger(__name__)
+Dispatch = Callable[[int, list[int]], None]
+MAX_NOTES = 200
+ROUTE_RETRY_DELAYS = (0.5, 2.0)  # seconds before each retry of a failed move/delete
+
+
+class TransientIngestError(Exception):
+    """A failure worth retrying later (S3 throttling or outage, database hiccup)."""
+
+
+class RunRefused(Exception):
+    """A run cannot start; str() says why."""
+
+
+# --- starting a run -------------------------------------------------------------------------
+
+
+def start_run(connector: Connector, *, trigger: str, user: Any = None) -> Run:
+    if not connector.enabled:
+        raise RunRefused(f"Connector {connector.name!r} is disabled; enable it to run it.")
+    return Run.objects.create(connector=connector, trigger=trigger, triggered_by=user)
+
+
+def start_scheduled_run(connector_id: int) -> Run | None:
+    """A scheduled poll; none while the connector is disabled or already has an active run."""
+    connector = Connector.objects.filter(pk=connector_id, enabled=True).first()
+    if connector is None:
+        return None
+    if Run.objects.filter(
+        connector=connector,
+        status__in=[RunStatus.QUEUED, RunStatus.RUNNING],
+        finished_at__isnull=True,
+        queued_at__gte=_lock_cutoff(),
+    ).exists():
+        return None
+    return start_run(connector, trigger=RunTrigger.SCHEDULED)
+
+
+def _lock_cutoff() -> Any:
+    return timezone.now() - timedelta(seconds=settings.INGEST_LOCK_SECONDS)
+
+
+def note(run_id: int, message: str) -> None:
+    """Record a problem on the run (kept short: at most MAX_NOTES)."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        if len(run.notes) < MAX_NOTES:
+            run.notes = [*run.notes, message]
+            run.save(update_fields=["notes"])
+
+
+# --- the listing lock -----------------------------------------------------------------------
+
+
+def acquire_lock(run: Run) -> bool:
+    ConnectorLock.objects.get_or_create(connector_id=run.connector_id)
+    now = timezone.now()
+    taken = (
+        ConnectorLock.objects.filter(connector_id=run.connector_id)
+        .filter(models_q_free(now))
+        .update(run=run, locked_until=now + timedelta(seconds=settings.INGEST_LOCK_SECONDS))
+    )
+    return taken == 1
+
+
+def models_q_free(now: Any) -> Any:
+    from django.db.models import Q
+
+    return Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+
+
+def release_lock(run: Run) -> None:
+    ConnectorLock.objects.filter(connector_id=run.connector_id, run=run).update(
+        run=None, locked_until=None
+    )
+
+
+# --- a run ----------------------------------------------------------------------------------
+
+
+def execute_run(run_id: int, *, dispatch: Dispatch) -> Run:
+    """List the source, claim new files and hand them to `dispatch` in batches."""
+    run = Run.objects.select_related("connector").get(pk=run_id)
+    if run.finished_at is not None or run.listed_at is not None:
+        return run  # already done (a redelivered task)
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=timezone.now())
+    if not acquire_lock(run):
+        return _fail_run(
+            run,
+            "Another run of this connector is listing its files right now; "
+            "this run was not started.",
+        )
+    try:
+        client = make_s3_client(params_for_connector(run.connector))
+        _interrupt_stale_runs(run)
+        for batch in _claimed_batches(client, run):
+            dispatch(run.pk, batch)
+    except S3AccessError as exc:
+        return _fail_run(run, f"Listing the source directory failed: {exc}")
+    except (ClientError, BotoCoreError) as exc:
+        return _fail_run(run, str(describe_error(exc, action="Listing the source directory")))
+    finally:
+        release_lock(run)
+    Run.objects.filter(pk=run.pk).update(listed_at=timezone.now())
+    complete_if_done(run.pk)
+    return Run.objects.get(pk=run.pk)
+
+
+def _fail_run(run: Run, message: str) -> Run:
+    Run.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+        status=RunStatus.FAILED,
+        error=message,
+        finished_at=timezone.now(),
+        listed_at=timezone.now(),
+    )
+    return Run.objects.get(pk=run.pk)
+
+
+def _interrupt_stale_runs(run: Run) -> None:
+    """Runs that died while listing (their lock expired) are closed as failed."""
+    stale = Run.objects.filter(
+        connector_id=run.connector_id, listed_at__isnull=True, finished_at__isnull=True
+    ).exclude(pk=run.pk)
+    stale.update(
+        status=RunStatus.FAILED,
+        error="The run was interrupted while listing files.",
+        listed_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+
+
+def _claimed_batches(client: Any, run: Run) -> Iterator[list[int]]:
+    """Batches of file ids for this run: leftovers first, then newly listed files."""
+    connector = run.connector
+    yield from _batches(_adopt_leftovers(run))
+    layout = layout_for(connector)
+    for page in s3files.list_pages(client, layout):
+        Run.objects.filter(pk=run.pk).update(keys_listed=F("keys_listed") + len(page))
+        claimed = _claim_page(run, page)
+        if claimed:
+            yield from _batches(claimed)
+
+
+def layout_for(connector: Connector) -> s3files.Layout:
+    s3 = connector.s3
+    return s3files.Layout(
+        bucket=s3.bucket,
+        source=s3.source_path,
+        success=s3.success_path,
+        failed=s3.failed_path,
+        pattern=connector.file_pattern,
+    )
+
+
+def _adopt_leftovers(run: Run) -> list[tuple[int, int]]:
+    """Files an earlier run claimed but never finished ingesting or routing."""
+    leftovers = SourceFile.objects.filter(
+        connector_id=run.connector_id, state__in=[FileState.CLAIMED, FileState.INGESTED]
+    )
+    previous_runs = set(leftovers.exclude(run=run).values_list("run_id", flat=True))
+    leftovers.filter(state=FileState.CLAIMED).exclude(run=run).update(run=run)
+    adopted = list(leftovers.values_list("pk", "size"))
+    Run.objects.filter(pk=run.pk).update(
+        files_seen=F("files_seen")
+        + SourceFile.objects.filter(run=run, state=FileState.CLAIMED).count()
+    )
+    for run_id in previous_runs - {None}:
+        complete_if_done(run_id)
+    return adopted
+
+
+def _claim_page(run: Run, page: list[s3files.Listed]) -> list[tuple[int, int]]:
+    """Create ledger rows for the page's files not seen before; return (id, size) of ours."""
+    if not page:
+        return []
+    known = _known_versions(run.connector_id, [item.key for item in page])
+    fresh = [item for item in page if not _already_known(item, known)]
+    SourceFile.objects.bulk_create(
+        [
+            SourceFile(
+                connector_id=run.connector_id,
+                run=run,
+                key=item.key,
+                etag=item.etag,
+                last_modified=item.last_modified,
+                size=item.size,
+            )
+            for item in fresh
+        ],
+        ignore_conflicts=True,
+    )
+    ours = list(
+        SourceFile.objects.filter(
+            run=run, state=FileState.CLAIMED, key__in=[item.key for item in fresh]
+        ).values_list("pk", "size")
+    )
+    Run.objects.filter(pk=run.pk).update(files_seen=F("files_seen") + len(ours))
+    return ours
+
+
+def _known_versions(connector_id: int, keys: list[str]) -> dict[str, list[tuple[str, Any, str]]]:
+    known: dict[str, list[tuple[str, Any, str]]] = {}
+    rows = SourceFile.objects.filter(connector_id=connector_id, key__in=keys).values_list(
+        "key", "etag", "last_modified", "state"
+    )
+    for key, etag, last_modified, state in rows:
+        known.setdefault(key, []).append((etag, last_modified, state))
+    return known
+
+
+def _already_known(item: s3files.Listed, known: dict[str, list[tuple[str, Any, str]]]) -> bool:
+    """Seen before: the same upload, or a retained failure with the same content."""
+    for etag, last_modified, state in known.get(item.key, []):
+        if etag != item.etag:
+            continue
+        if last_modified == item.last_modified or state == FileState.RETAINED:
+            return True
+    return False
+
+
+def _batches(files: Iterable[tuple[int, int]]) -> Iterator[list[int]]:
+    """Group small files together; a big file goes alone."""
+    batch: list[int] = []
+    size = 0
+    for file_id, file_size in files:
+        if batch and (
+            len(batch) >= settings.INGEST_BATCH_FILES
+            or size + file_size > settings.INGEST_BATCH_BYTES
+        ):
+            yield batch
+            batch, size = [], 0
+        batch.append(file_id)
+        size += file_size
+    if batch:
+        yield batch
+
+
+# --- one batch of files ---------------------------------------------------------------------
+
+
+def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: bool = True) -> None:
+    """Ingest each file (each in its own transaction), then route them together."""
+    run = Run.objects.select_related("connector", "connector__s3").get(pk=run_id)
+    client = _client_or_note(run)
+    if client is None:
+        return
+    for file_id in file_ids:
+        try:
+            ingest_file(client, file_id)
+        except TransientIngestError as exc:
+            if not give_up_on_transient:
+                raise
+            release_claim(run_id, file_id, str(exc))
+    route_with_retries(client, run.connector, file_ids)
+    complete_if_done(run_id)
+
+
+def route_with_retries(client: Any, connector: Connector, file_ids: list[int]) -> None:
+    """Route, and retry what failed a few times with backoff before leaving it for next run."""
+    for delay in (*ROUTE_RETRY_DELAYS, None):
+        route_files(client, connector, file_ids)
+        waiting = SourceFile.objects.filter(pk__in=file_ids, state=FileState.INGESTED).exists()
+        if not waiting or delay is None:
+            return
+        time.sleep(delay)
+
+
+def _client_or_note(run: Run) -> Any:
+    try:
+        return make_s3_client(params_for_connector(run.connector))
+    except S3AccessError as exc:
+        note(run.pk, f"Could not connect to S3: {exc}")
+        return None
+
+
+def release_claim(run_id: int, file_id: int, reason: str) -> None:
+    """Give a file back (it will be listed again next run) and say why on the run."""
+    deleted = SourceFile.objects.filter(pk=file_id, state=FileState.CLAIMED).values_list(
+        "key", flat=True
+    )
+    keys = list(deleted)
+    SourceFile.objects.filter(pk=file_id, state=FileState.CLAIMED).delete()
+    if keys:
+        Run.objects.filter(pk=run_id).update(files_seen=F("files_seen") - 1)
+        note(run_id, f"{keys[0]}: not read this time, will be retried next run: {reason}")
+    complete_if_done(run_id)
+
+
+def ingest_config(connector: Connector, file_id: int) -> IngestConfig:
+    fields = tuple(FieldSpec.from_field(f) for f in connector.entity_type.fields.all())
+    return IngestConfig(
+        entity_type_id=connector.entity_type_id,
+        integration_type=connector.integration_type,
+        fields=fields,
+        mapping=dict(connector.field_mapping),
+        tolerance=Tolerance.parse(connector.error_tolerance),
+        file_token=file_id,
+    )
+
+
+def ingest_file(client: Any, file_id: int) -> None:
+    """Ingest one claimed file: its records and its ledger state commit together."""
+    with transaction.atomic():
+        source_file = (
+            SourceFile.objects.select_for_update(skip_locked=True)
+            .select_related("connector", "connector__s3", "connector__entity_type")
+            .filter(pk=file_id, state=FileState.CLAIMED)
+            .first()
+        )
+        if source_file is None:
+            return  # another worker holds it, or it is already ingested
+        try:
+            outcome, failure = _read_and_write(client, source_file)
+        except FileChanged as exc:
+            _finish(source_file, FileState.SUPERSEDED, reason=str(exc))
+            return
+        _record_result(source_file, outcome, failure)
+
+
+class FileChanged(Exception):
+    """The object changed or vanished after it was listed; its new version comes next run."""
+
+
+def _read_and_write(client: Any, source_file: SourceFile) -> tuple[WriteOutcome, str | None]:
+    """(outcome, failure reason). Records are written in a savepoint undone on failure."""
+    from ingest.parsers import iter_rows
+    from ingest.writer import write_file
+
+    connector = source_file.connector
+    try:
+        with transaction.atomic():
+            body = s3files.open_object(
+                client, connector.s3.bucket, source_file.key, source_file.etag
+            )
+            try:
+                rows = iter_rows(
+                    body,
+                    file_format=connector.file_format,
+                    delimiter=connector.csv_delimiter,
+                    key=source_file.key,
+                    max_decompressed_bytes=settings.INGEST_MAX_DECOMPRESSED_BYTES,
+                )
+                return write_file(rows, ingest_config(connector, source_file.pk)), None
+            finally:
+                body.close()
+    except FileFailed as exc:
+        return getattr(exc, "outcome", None) or WriteOutcome(), str(exc)
+    except (ClientError, BotoCoreError) as exc:
+        error = describe_error(exc, action=f"Reading {source_file.key}")
+        if error.code in {"PreconditionFailed", "412"}:
+            raise FileChanged(
+                "The file was replaced after it was listed; the new version "
+                "will be ingested by the next run."
+            ) from exc
+        if error.code in {"NoSuchKey", "404"}:
+            raise FileChanged(
+                "The file was deleted from the bucket before it could be read."
+            ) from exc
+        raise TransientIngestError(str(error)) from exc
+
+
+def _record_result(source_file: SourceFile, outcome: WriteOutcome, failure: str | None) -> None:
+    ok = failure is None
+    source_file.state = FileState.INGESTED
+    source_file.outcome = FileOutcome.SUCCEEDED if ok else FileOutcome.FAILED
+    source_file.failure_reason = failure or ""
+    source_file.rows_total = outcome.rows_total
+    source_file.records_created = outcome.created if ok else 0
+    source_file.records_updated = outcome.updated if ok else 0
+    source_file.records_deleted = outcome.deleted if ok else 0
+    source_file.records_skipped = outcome.skipped if ok else 0
+    source_file.records_failed = outcome.failed_rows
+    source_file.ingested_at = timezone.now()
+    source_file.save()
+    RowErrorModel.objects.bulk_create(
+        RowErrorModel(source_file=source_file, line=e.line, column=e.column[:255], reason=e.reason)
+        for e in outcome.errors
+    )
+    Run.objects.filter(pk=source_file.run_id).update(
+        files_succeeded=F("files_succeeded") + (1 if ok else 0),
+        files_failed=F("files_failed") + (0 if ok else 1),
+        records_created=F("records_created") + source_file.records_created,
+        records_updated=F("records_updated") + source_file.records_updated,
+        records_deleted=F("records_deleted") + source_file.records_deleted,
+        records_skipped=F("records_skipped") + source_file.records_skipped,
+        records_failed=F("records_failed") + source_file.records_failed,
+    )
+
+
+def _finish(source_file: SourceFile, state: str, *, reason: str = "") -> None:
+    source_file.state = state
+    source_file.finished_at = timezone.now()
+    source_file.route_error = ""
+    if reason:
+        source_file.failure_reason = reason
+    source_file.save()
+
+
+# --- moving and deleting --------------------------------------------------------------------
+
+
+def route_files(client: Any, connector: Connector, file_ids: list[int]) -> None:
+    """Move or delete ingested files by the spec's rules; failures are kept and retried."""
+    layout = layout_for(connector)
+    with transaction.atomic():
+        files = list(
+            SourceFile.objects.select_for_update(skip_locked=True).filter(
+                pk__in=file_ids, state=FileState.INGESTED
+            )
+        )
+        to_remove = [f for f in files if _prepare_route(client, layout, f)]
+        failures = _delete_sources(client, layout.bucket, [f.key for f in to_remove])
+        for source_file in to_remove:
+            if source_file.key in failures:
+                _route_failed(
+                    source_file,
+                    f"Deleting it from the source directory failed: {failures[source_file.key]}",
+                )
+            else:
+                done = FileState.MOVED if source_file.destination_key else FileState.DELETED
+                _finish(source_file, done)
+
+
+def _prepare_route(client: Any, layout: s3files.Layout, source_file: SourceFile) -> bool:
+    """Copy the file where it goes (if anywhere); True when its source must now be deleted."""
+    succeeded = source_file.outcome == FileOutcome.SUCCEEDED
+    target = layout.success if succeeded else layout.failed
+    if not target:
+        if succeeded:
+            return True  # blank Successful Files Directory: delete from source
+        _finish(source_file, FileState.RETAINED)  # blank Failed Files Directory: keep it
+        return False
+    try:
+        destination, ours = s3files.free_destination(
+            client, layout, source_file.key, target, source_file.pk
+        )
+        if not ours:
+            s3files.copy_object(
+                client,
+                layout.bucket,
+                source_file.key,
+                destination,
+                etag=source_file.etag,
+                size=source_file.size,
+                file_id=source_file.pk,
+            )
+        if not succeeded:
+            source_file.report_key = destination + ".errors.txt"
+            s3files.put_text(
+                client,
+                layout.bucket,
+                source_file.report_key,
+                reports.error_report(source_file),
+                source_file.pk,
+            )
+    except (ClientError, BotoCoreError) as exc:
+        error = describe_error(exc, action=f"Moving it to {target}")
+        if error.code in {"PreconditionFailed", "412"}:
+            _finish(
+                source_file,
+                FileState.SUPERSEDED,
+                reason=source_file.failure_reason
+                or "The file was replaced in the bucket before it could be moved; the new "
+                "version will be ingested by the next run.",
+            )
+            return False
+        _route_failed(source_file, str(error))
+        return False
+    source_file.destination_key = destination
+    return True
+
+
+def _delete_sources(client: Any, bucket: str, keys: list[str]) -> dict[str, str]:
+    if not keys:
+        return {}
+    try:
+        return s3files.delete_keys(client, bucket, keys)
+    except (ClientError, BotoCoreError) as exc:
+        message = str(describe_error(exc, action="Deleting from the source directory"))
+        return dict.fromkeys(keys, message)
+
+
+def _route_failed(source_file: SourceFile, message: str) -> None:
+    source_file.route_attempts += 1
+    source_file.route_error = message
+    source_file.save(
+        update_fields=["route_attempts", "route_error", "destination_key", "report_key"]
+    )
+    logger.warning(
+        "file %s of connector %s not routed: %s", source_file.pk, source_file.connector_id, message
+    )
+
+
+# --- finishing a run ------------------------------------------------------------------------
+
+
+def complete_if_done(run_id: int) -> None:
+    """Close the run once it has listed everything and no file of it waits to be ingested."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or run.finished_at is not None or run.listed_at is None:
+        return
+    if SourceFile.objects.filter(run_id=run_id, state=FileState.CLAIMED).exists():
+        return
+    unrouted = SourceFile.objects.filter(run_id=run_id, state=FileState.INGESTED).count()
+    status = RunStatus.PARTIAL if (run.files_failed or unrouted) else RunStatus.SUCCEEDED
+    Run.objects.filter(pk=run_id, finished_at__isnull=True).update(
+        status=status, finished_at=timezone.now()
+    )
+
+
+def run_inline(run: Run) -> Run:
+    """Run synchronously in this process (the run_connector command, tests)."""
+
+    def dispatch(run_id: int, file_ids: list[int]) -> None:
+        process_batch(run_id, file_ids)
+
+    return execute_run(run.pk, dispatch=dispatch)

@@ -1,0 +1,84 @@
+"""Run pages: Run now, run history, a run's report (live while it runs), CSV export."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from connectors.models import AccessLevel
+from connectors.selectors import get_connector_for
+from ingest import reports, selectors, services, tasks
+from ingest.models import Run, RunTrigger
+
+
+@login_required
+@require_POST
+def run_now(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = get_connector_for(request.user, pk, needs=AccessLevel.EDIT)
+    try:
+        run = services.start_run(connector, trigger=RunTrigger.MANUAL, user=request.user)
+    except services.RunRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(connector)
+    transaction.on_commit(lambda: tasks.run_connector.delay(run.pk))
+    messages.success(request, f"Run {run.pk} started.")
+    return redirect(run)
+
+
+@login_required
+def run_list(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = get_connector_for(request.user, pk)
+    trigger = request.GET.get("trigger", "")
+    if trigger not in dict(RunTrigger.choices):
+        trigger = ""
+    page = Paginator(selectors.runs_of(connector, trigger=trigger), 25).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "connector": connector,
+        "page": page,
+        "trigger": trigger,
+        "triggers": RunTrigger.choices,
+    }
+    return render(request, "ingest/run_list.html", context)
+
+
+def _run_for(request: HttpRequest, pk: int, run_id: int) -> Run:
+    connector = get_connector_for(request.user, pk)
+    return get_object_or_404(
+        Run.objects.select_related("connector"), pk=run_id, connector=connector
+    )
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    run = _run_for(request, pk, run_id)
+    files = Paginator(run.files.prefetch_related("row_errors").order_by("id"), 50).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "connector": run.connector,
+        "run": run,
+        "files": files,
+        "progress": selectors.run_progress(run),
+        "errors_shown": 20,
+    }
+    return render(request, "ingest/run_detail.html", context)
+
+
+@login_required
+def run_progress(request: HttpRequest, pk: int, run_id: int) -> JsonResponse:
+    return JsonResponse(selectors.run_progress(_run_for(request, pk, run_id)))
+
+
+@login_required
+def run_report(request: HttpRequest, pk: int, run_id: int) -> StreamingHttpResponse:
+    run = _run_for(request, pk, run_id)
+    response = StreamingHttpResponse(
+        reports.csv_lines(reports.run_report_rows(run)), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-report.csv"'
+    return response

@@ -1,0 +1,283 @@
+"""Runs against moto over HTTP: the spec's file rules, the ledger, and what a run reports."""
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from entities.models import Record
+from ingest import services
+from ingest.models import FileState, Run, RunStatus, SourceFile
+from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put
+
+
+def run_now(connector: Any) -> Run:
+    return services.run_inline(services.start_run(connector, trigger="manual"))
+
+
+@pytest.fixture
+def connector(alice, bucket, s3_endpoint) -> Any:
+    return make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
+
+
+@pytest.mark.parametrize(
+    ("success_path", "failed_path", "expected"),
+    [
+        # both set: success moved there, failure moved there
+        ("done/", "failed/", ["done/good.csv", "failed/bad.csv", "failed/bad.csv.errors.txt"]),
+        # only success set: success moved, failure stays in source
+        ("done/", "", ["done/good.csv", "incoming/bad.csv"]),
+        # only failed set: success deleted, failure moved
+        ("", "failed/", ["failed/bad.csv", "failed/bad.csv.errors.txt"]),
+        # neither: success deleted, failure stays in source
+        ("", "", ["incoming/bad.csv"]),
+    ],
+)
+def test_it_follows_the_spec_for_every_directory_combination(
+    alice, bucket, s3_endpoint, s3_client, success_path, failed_path, expected
+) -> None:
+    connector = make_connector(
+        alice,
+        bucket=bucket,
+        endpoint=s3_endpoint,
+        success_path=success_path,
+        failed_path=failed_path,
+    )
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+
+    run = run_now(connector)
+
+    assert keys(s3_client, bucket) == sorted(expected)
+    assert run.status == RunStatus.PARTIAL
+    assert (run.files_seen, run.files_succeeded, run.files_failed) == (2, 1, 1)
+    assert run.records_created == 2
+    assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2"}
+
+
+def test_a_failed_file_gets_a_readable_error_report(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+    run_now(connector)
+    report = s3_client.get_object(Bucket=bucket, Key="failed/bad.csv.errors.txt")["Body"].read()
+    text = report.decode()
+    assert "incoming/bad.csv" in text
+    assert "line 3, column email" in text and "not-an-email" in text
+    assert "Nothing from this file was written." in text
+
+
+def test_an_invalid_row_fails_the_whole_file(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+    run = run_now(connector)
+    source_file = SourceFile.objects.get(run=run)
+    assert source_file.outcome == "failed"
+    assert not Record.objects.filter(external_id="p3").exists()
+    error = source_file.row_errors.get()
+    assert (error.line, error.column) == (3, "email")
+
+
+def test_tolerance_writes_the_good_rows_and_reports_the_bad(
+    alice, bucket, s3_endpoint, s3_client
+) -> None:
+    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint, error_tolerance="1")
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+    run = run_now(connector)
+    assert run.files_succeeded == 1 and run.records_created == 1 and run.records_failed == 1
+    assert keys(s3_client, bucket) == ["done/bad.csv"]
+
+
+def test_a_second_run_ingests_nothing_again(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+    run_now(connector)
+    second = run_now(connector)
+    assert second.files_seen == 0 and second.records_created == 0
+    assert second.status == RunStatus.SUCCEEDED
+    assert SourceFile.objects.count() == 2
+
+
+def test_a_retained_failed_file_is_retried_only_when_its_content_changes(
+    alice, bucket, s3_endpoint, s3_client
+) -> None:
+    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint, failed_path="")
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+    run_now(connector)
+    assert run_now(connector).files_seen == 0
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)  # same content uploaded again
+    assert run_now(connector).files_seen == 0
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV.replace("not-an-email", "b@example.com"))
+    fixed = run_now(connector)
+    assert fixed.files_succeeded == 1
+    assert keys(s3_client, bucket) == ["done/bad.csv"]
+
+
+def test_a_crash_between_commit_and_move_only_moves_next_time(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    crashed = services.start_run(connector, trigger="manual")
+    client = services.make_s3_client(services.params_for_connector(connector))
+    # The worker commits the file's records, then dies before moving it.
+    services.execute_run(
+        crashed.pk, dispatch=lambda run_id, ids: [services.ingest_file(client, i) for i in ids]
+    )
+    assert keys(s3_client, bucket) == ["incoming/good.csv"]
+    assert SourceFile.objects.get().state == FileState.INGESTED
+
+    retry = run_now(connector)
+
+    assert keys(s3_client, bucket) == ["done/good.csv"]
+    assert retry.records_created == 0 and Record.objects.count() == 2
+    assert SourceFile.objects.get().state == FileState.MOVED
+
+
+def test_a_crash_before_commit_ingests_on_the_next_run(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    crashed = services.start_run(connector, trigger="manual")
+    services.execute_run(crashed.pk, dispatch=lambda run_id, ids: None)  # worker never ran
+    assert SourceFile.objects.get().state == FileState.CLAIMED
+
+    retry = run_now(connector)
+
+    assert retry.files_succeeded == 1 and Record.objects.count() == 2
+    assert keys(s3_client, bucket) == ["done/good.csv"]
+    assert Run.objects.get(pk=crashed.pk).finished_at is not None
+
+
+def test_moves_keep_the_relative_path(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "incoming/2026/11/good.csv", GOOD_CSV)
+    run_now(connector)
+    assert keys(s3_client, bucket) == ["done/2026/11/good.csv"]
+
+
+def test_a_move_never_overwrites(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "done/good.csv", "someone else's file")
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    run_now(connector)
+    source_file = SourceFile.objects.get()
+    assert source_file.destination_key == f"done/good-{source_file.pk}.csv"
+    assert s3_client.get_object(Bucket=bucket, Key="done/good.csv")["Body"].read() == (
+        b"someone else's file"
+    )
+    assert keys(s3_client, bucket) == sorted(["done/good.csv", source_file.destination_key])
+
+
+def test_it_skips_markers_targets_probes_and_other_patterns(
+    alice, bucket, s3_endpoint, s3_client
+) -> None:
+    connector = make_connector(
+        alice,
+        bucket=bucket,
+        endpoint=s3_endpoint,
+        success_path="incoming/done/",
+        failed_path="incoming/failed/",
+        file_pattern="profiles_*.csv",
+    )
+    for key in (
+        "incoming/",
+        "incoming/sub/",
+        "incoming/done/profiles_old.csv",
+        "incoming/failed/profiles_bad.csv",
+        "incoming/.loadbay-probe-123",
+        "incoming/other.csv",
+    ):
+        put(s3_client, bucket, key, GOOD_CSV if key.endswith(".csv") else "")
+    put(s3_client, bucket, "incoming/profiles_1.csv", GOOD_CSV)
+    run = run_now(connector)
+    assert run.files_seen == 1
+    assert SourceFile.objects.get().key == "incoming/profiles_1.csv"
+    assert "incoming/done/profiles_1.csv" in keys(s3_client, bucket)
+
+
+def test_large_files_move_with_a_multipart_copy(connector, bucket, s3_client, settings) -> None:
+    settings.S3_MULTIPART_COPY_THRESHOLD = 1024
+    settings.S3_MULTIPART_COPY_PART_SIZE = 5 * 1024 * 1024
+    rows = "".join(f"id{i},First{i},Last{i},u{i}@example.com\n" for i in range(160_000))
+    body = "profile_id,first_name,last_name,email\n" + rows
+    assert len(body) > 2 * settings.S3_MULTIPART_COPY_PART_SIZE
+    put(s3_client, bucket, "incoming/big.csv", body)
+    run = run_now(connector)
+    assert run.records_created == 160_000
+    moved = s3_client.get_object(Bucket=bucket, Key="done/big.csv")
+    assert moved["Body"].read().decode() == body
+    assert moved["ETag"].strip('"').endswith("-3")  # three parts: a multipart copy
+
+
+class FailingDeletes:
+    """The real client, except that DeleteObjects reports AccessDenied."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
+        objects = kwargs["Delete"]["Objects"]
+        return {
+            "Errors": [
+                {"Key": o["Key"], "Code": "AccessDenied", "Message": "Access Denied"}
+                for o in objects
+            ]
+        }
+
+
+def test_a_failed_delete_is_shown_and_retried_never_reingested(
+    connector, bucket, s3_client, monkeypatch
+) -> None:
+    real = services.make_s3_client
+    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.01,))
+    monkeypatch.setattr(services, "make_s3_client", lambda params: FailingDeletes(real(params)))
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    first = run_now(connector)
+    source_file = SourceFile.objects.get()
+    assert first.status == RunStatus.PARTIAL
+    assert source_file.state == FileState.INGESTED
+    assert "AccessDenied" in source_file.route_error and source_file.route_attempts == 2
+
+    monkeypatch.setattr(services, "make_s3_client", real)
+    second = run_now(connector)
+    assert second.records_created == 0 and Record.objects.count() == 2
+    assert keys(s3_client, bucket) == ["done/good.csv"]
+    source_file.refresh_from_db()
+    assert source_file.state == FileState.MOVED and source_file.route_error == ""
+
+
+def test_a_file_replaced_after_listing_is_left_for_the_next_run(
+    connector, bucket, s3_client
+) -> None:
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    run = services.start_run(connector, trigger="manual")
+
+    def replace_then_process(run_id: int, ids: list[int]) -> None:
+        put(s3_client, bucket, "incoming/good.csv", GOOD_CSV + "p9,New,Row,new@example.com\n")
+        services.process_batch(run_id, ids)
+
+    services.execute_run(run.pk, dispatch=replace_then_process)
+    assert SourceFile.objects.get().state == FileState.SUPERSEDED
+    assert Record.objects.count() == 0
+    assert run_now(connector).records_created == 3
+    assert keys(s3_client, bucket) == ["done/good.csv"]
+
+
+def test_a_listing_error_fails_the_run_with_a_reason(connector, s3_client) -> None:
+    connector.s3.bucket = "no-such-bucket-anywhere"
+    connector.s3.save()
+    run = run_now(connector)
+    assert run.status == RunStatus.FAILED
+    assert "bucket does not exist" in run.error
+
+
+def test_a_disabled_connector_does_not_run(connector) -> None:
+    connector.enabled = False
+    connector.save()
+    with pytest.raises(services.RunRefused, match="disabled"):
+        services.start_run(connector, trigger="manual")
+    assert services.start_scheduled_run(connector.pk) is None
+
+
+def test_the_command_runs_synchronously_and_prints_a_summary(
+    connector, bucket, s3_client, capsys
+) -> None:
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    call_command("run_connector", "Profiles")
+    out = capsys.readouterr().out
+    assert "Succeeded" in out and "2 created" in out
+    assert "incoming/good.csv: succeeded -> done/good.csv" in out

@@ -1,0 +1,92 @@
+"""Connectors and files for tests, built through the same services the app uses."""
+
+from typing import Any
+
+from connectors import crypto, services
+from connectors.models import Connector
+from entities.models import EntityType
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+PROFILE_FIELDS = (
+    "profile_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_date",
+    "loyalty_points",
+)
+
+
+def make_connector(
+    owner: Any,
+    *,
+    bucket: str,
+    endpoint: str,
+    name: str = "Profiles",
+    source_path: str = "incoming/",
+    success_path: str = "done/",
+    failed_path: str = "failed/",
+    integration_type: str = "upsert",
+    file_format: str = "csv",
+    file_pattern: str = "",
+    error_tolerance: str = "0",
+    entity: str = "Profile",
+    mapping: dict[str, str] | None = None,
+) -> Connector:
+    entity_type = EntityType.objects.get(name=entity)
+    if mapping is None:
+        mapping = {field.name: field.name for field in entity_type.fields.all()}
+    return services.save_connector(
+        owner=owner,
+        connector=None,
+        entity_type=entity_type,
+        entity_settings={
+            "integration_type": integration_type,
+            "file_format": file_format,
+            "csv_delimiter": ",",
+            "file_pattern": file_pattern,
+            "field_mapping": mapping,
+            "error_tolerance": error_tolerance,
+            "schedule_active": False,
+            "poll_interval_minutes": 30,
+        },
+        source={"entity_source": "s3", "name": name, "description": ""},
+        source_settings={
+            "bucket": bucket,
+            "auth_type": "access_key",
+            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "access_key_secret": crypto.encrypt(SECRET),
+            "iam_role_arn": "",
+            "region": "",
+            "endpoint_url": endpoint,
+            "source_path": source_path,
+            "success_path": success_path,
+            "failed_path": failed_path,
+        },
+    )
+
+
+GOOD_CSV = (
+    "profile_id,first_name,last_name,email\n"
+    "p1,Ada,Lovelace,ada@example.com\n"
+    "p2,Alan,Turing,alan@example.com\n"
+)
+BAD_CSV = (
+    "profile_id,first_name,last_name,email\n"
+    "p3,Grace,Hopper,grace@example.com\n"
+    "p4,Bad,Email,not-an-email\n"
+)
+
+
+def put(client: Any, bucket: str, key: str, body: str | bytes) -> None:
+    client.put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+
+def keys(client: Any, bucket: str, prefix: str = "") -> list[str]:
+    paginator = client.get_paginator("list_objects_v2")
+    return sorted(
+        item["Key"]
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    )
