@@ -1,0 +1,552 @@
+"""Stream rows out of CSV, TSV, JSON-array and NDJSON files, gzip-compressed or not.
+
+Memory stays constant whatever the file's size: bytes are read in chunks, decompressed and
+decoded incrementally, and each row is yielded as soon as it is complete; nothing keeps the
+rows read so far.
+
+A problem with the whole file raises FileFailed (its message is shown to the user). A problem
+with one row yields a BadRow instead of a ParsedRow, so the writer can count and report it and
+go on: a CSV row with the wrong number of fields, an NDJSON line that is not a JSON object.
+"""
+
+import codecs
+import csv
+import itertools
+import json
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ingest.types import FileFailed, ParsedRow
+
+CHUNK_BYTES = 256 * 1024
+MAX_FIELD_CHARS = 16 * 1024**2
+MAX_LINE_CHARS = 2 * MAX_FIELD_CHARS  # also the largest JSON array element
+GZIP_MAGIC = b"\x1f\x8b"
+GZIP_WBITS = 47  # zlib: detect a gzip or zlib header automatically
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+class BinaryReader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row whose structure is broken: the writer counts it as a failed row (column "").
+
+    `values` holds what could still be read from it (a CSV row with the wrong number of fields
+    is zipped against the header), so a Sync can keep the record it names rather than delete it.
+    """
+
+    line: int
+    reason: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+Row = ParsedRow | BadRow
+
+
+def iter_rows(
+    stream: BinaryReader,
+    *,
+    file_format: str,
+    delimiter: str = ",",
+    key: str = "",
+    max_decompressed_bytes: int = 10 * 1024**3,
+) -> Iterator[Row]:
+    """The file's rows, in order. `stream` is read in chunks and never whole.
+
+    Raises FileFailed (while iterating) when the file as a whole cannot be read.
+    """
+    if file_format in ("csv", "tsv"):
+        delimiter = "\t" if file_format == "tsv" else (delimiter or ",")
+        _check_delimiter(delimiter)
+    elif file_format not in ("json", "ndjson"):
+        raise FileFailed(f"unsupported file format {file_format!r}")
+    return _rows(stream, file_format, delimiter, key, max_decompressed_bytes)
+
+
+def _rows(
+    stream: BinaryReader, file_format: str, delimiter: str, key: str, limit: int
+) -> Iterator[Row]:
+    data = _maybe_gunzipped(_read_chunks(stream), key=key, limit=limit)
+    text = _decoded(data)
+    if file_format == "json":
+        yield from _json_array_rows(text)
+    elif file_format == "ndjson":
+        yield from _ndjson_rows(_physical_lines(text))
+    else:
+        yield from _csv_rows(_physical_lines(text), delimiter)
+
+
+def _check_delimiter(delimiter: str) -> None:
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise FileFailed(
+            f"the delimiter {delimiter!r} cannot be used; "
+            "choose a single character other than a quote or a line break"
+        )
+
+
+# --- bytes: reading and gzip ----------------------------------------------------------------
+
+
+def _read_chunks(stream: BinaryReader) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK_BYTES):
+        yield chunk
+
+
+def _first_bytes(chunks: Iterator[bytes], at_least: int) -> tuple[bytes, Iterator[bytes]]:
+    """At least `at_least` leading bytes (fewer only if the file is shorter), and the rest."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= at_least:
+            break
+    return head, chunks
+
+
+def _maybe_gunzipped(chunks: Iterator[bytes], *, key: str, limit: int) -> Iterator[bytes]:
+    head, rest = _first_bytes(chunks, len(GZIP_MAGIC))
+    if not head:
+        raise FileFailed("the file is empty")
+    chunks = itertools.chain([head], rest)
+    if head.startswith(GZIP_MAGIC) or key.lower().endswith(".gz"):
+        return _gunzip(chunks, limit)
+    return chunks
+
+
+def _gunzip(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """Decompressed bytes, at most CHUNK_BYTES at a time (one small chunk of a gzip bomb can
+    expand to gigabytes); concatenated gzip members are read one after another."""
+    inflater = zlib.decompressobj(wbits=GZIP_WBITS)
+    produced = 0
+    for chunk in chunks:
+        pending = chunk
+        while True:
+            if inflater.eof:
+                if not pending.strip(b"\0"):
+                    break  # nothing more, or the zero padding gzip(1) allows after a member
+                inflater = zlib.decompressobj(wbits=GZIP_WBITS)
+            output = _inflate(inflater, pending)
+            produced += len(output)
+            if produced > limit:
+                raise FileFailed(
+                    f"the file decompresses to more than {limit:,} bytes, "
+                    "the most Loadbay reads from one file"
+                )
+            if output:
+                yield output
+            pending = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+            # A full output buffer may leave decompressed bytes inside zlib: ask again.
+            if not pending and not inflater.eof and len(output) < CHUNK_BYTES:
+                break
+    if not inflater.eof:
+        raise FileFailed(
+            "the gzip data is truncated: the file ends before the compressed data does "
+            "(was the upload cut short?)"
+        )
+
+
+def _inflate(inflater: Any, data: bytes) -> bytes:
+    try:
+        return inflater.decompress(data, CHUNK_BYTES)
+    except zlib.error as exc:
+        raise FileFailed(f"the file is not valid gzip data ({exc})") from None
+
+
+# --- text: UTF-8 decoding and physical lines ------------------------------------------------
+
+
+def _decoded(chunks: Iterator[bytes]) -> Iterator[str]:
+    """UTF-8 text (a leading BOM dropped); invalid bytes fail the file with their position."""
+    head, rest = _first_bytes(chunks, 4)
+    if not head:
+        raise FileFailed("the file is empty")
+    _reject_utf16(head)
+    skipped = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = skipped  # bytes of the file before the chunk being decoded
+    line = 1  # the line the chunk being decoded starts on
+    for chunk in itertools.chain([head[skipped:]], rest):
+        buffered = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(exc, offset - buffered, line) from None
+        offset += len(chunk)
+        line += text.count("\n")
+        if text:
+            yield text
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(exc, offset - len(exc.object), line) from None
+
+
+def _reject_utf16(head: bytes) -> None:
+    # A NUL next to an ASCII byte at the very start is UTF-16 without a BOM.
+    looks_utf16 = len(head) >= 2 and (head[0] == 0) != (head[1] == 0)
+    if head.startswith(UTF16_BOMS) or looks_utf16:
+        raise FileFailed("the file is UTF-16 text; save it as UTF-8")
+
+
+def _not_utf8(exc: UnicodeDecodeError, object_offset: int, line: int) -> FileFailed:
+    position = object_offset + exc.start
+    line += exc.object[: exc.start].count(b"\n")
+    bad = exc.object[exc.start]
+    return FileFailed(
+        f"the file is not UTF-8 text: byte 0x{bad:02X} on line {line} (byte offset "
+        f"{position:,}) is not valid UTF-8; the file may be Latin-1 or Windows-1252 text. "
+        "Save it as UTF-8."
+    )
+
+
+_SPLIT_AFTER_NEWLINE = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def _split_lines(text: str) -> list[str]:
+    """Split after each \\n, \\r\\n or lone \\r; the last piece is an unfinished line."""
+    if "\r" in text:
+        return _SPLIT_AFTER_NEWLINE.split(text)
+    pieces = text.split("\n")
+    last = pieces.pop()
+    return [*(piece + "\n" for piece in pieces), last]
+
+
+def _physical_lines(texts: Iterable[str]) -> Iterator[str]:
+    """The text's lines with their endings, as open(newline='') gives them."""
+    partial: list[str] = []  # the start of a line that continues in the next chunk
+    partial_size = 0
+    carry = ""  # a trailing \r that may be the start of \r\n
+    lines_done = 0
+    for chunk in texts:
+        text = carry + chunk
+        carry = ""
+        if text.endswith("\r"):
+            text, carry = text[:-1], "\r"
+        *complete, unfinished = _split_lines(text)
+        if complete:
+            if partial:
+                complete[0] = "".join(partial) + complete[0]
+                partial, partial_size = [], 0
+            lines_done += len(complete)
+            yield from complete
+        if unfinished:
+            partial.append(unfinished)
+            partial_size += len(unfinished)
+            if partial_size > MAX_LINE_CHARS:
+                raise FileFailed(
+                    f"line {lines_done + 1} is longer than {MAX_LINE_CHARS:,} characters"
+                )
+    tail = "".join(partial) + carry
+    if tail:
+        yield tail
+
+
+# --- CSV and TSV ----------------------------------------------------------------------------
+
+
+def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[Row]:
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    header = _csv_header(reader)
+    width = len(header)
+    while True:
+        start = reader.line_num + 1  # line_num is the last line the reader consumed
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield _malformed_csv_row(exc, start)
+            continue
+        if not fields:
+            continue  # a blank line
+        values = dict(zip(header, fields, strict=False))
+        if len(fields) != width:
+            yield BadRow(start, f"expected {width} fields, found {len(fields)}", values)
+        else:
+            yield ParsedRow(start, values)
+
+
+def _csv_header(reader: Any) -> list[str]:
+    fields: list[str] = []
+    while not fields:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            raise FileFailed("the file has no header row") from None
+        except csv.Error as exc:
+            reason = _malformed_csv_row(exc, start).reason
+            raise FileFailed(f"the header row is malformed: {reason}") from None
+    names = [name.strip() for name in fields]
+    for position, name in enumerate(names, start=1):
+        if not name:
+            raise FileFailed(
+                f"column {position} of the header row has no name; every column needs one"
+            )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        listed = ", ".join(repr(name) for name in repeated)
+        raise FileFailed(
+            f"the header row repeats the column name(s) {listed}; names must be unique"
+        )
+    return names
+
+
+def _malformed_csv_row(exc: csv.Error, start: int) -> BadRow:
+    """A row-level quoting problem; the ones that make the rest unreadable fail the file."""
+    message = str(exc)
+    if "unexpected end of data" in message:
+        raise FileFailed(
+            f"unterminated quoted field in the row starting on line {start}: "
+            'a " opens a value that is never closed'
+        )
+    if "field larger than field limit" in message:
+        raise FileFailed(
+            f"the row starting on line {start} has a value longer than "
+            f"{MAX_FIELD_CHARS:,} characters"
+        )
+    if "expected after" in message:
+        return BadRow(
+            start,
+            'a quoted value must be followed by the delimiter or the end of the line; write a " '
+            'inside a quoted value as ""',
+        )
+    return BadRow(start, f"malformed row: {message}")
+
+
+# --- NDJSON ---------------------------------------------------------------------------------
+
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
+def _ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = _DECODER.decode(line)
+        except json.JSONDecodeError as exc:
+            yield BadRow(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if isinstance(value, dict):
+            yield ParsedRow(number, value)
+        else:
+            yield BadRow(number, f"the line holds {_describe(value)}, not a JSON object")
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array"
+
+
+# --- JSON array -----------------------------------------------------------------------------
+
+
+class _TextBuffer:
+    """The unconsumed text of a stream, refilled chunk by chunk; remembers where it is."""
+
+    def __init__(self, texts: Iterator[str]) -> None:
+        self._texts = texts
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self._dropped_lines = 0  # complete lines dropped from the front of `text`
+        self._dropped_bytes = 0
+        self._dropped_column = 0  # characters of the current line dropped
+
+    def more(self) -> bool:
+        """Append the next chunk (dropping consumed text first); False at the end."""
+        if self.eof:
+            return False
+        chunk = next(self._texts, None)
+        if chunk is None:
+            self.eof = True
+            return False
+        self._drop_consumed()
+        self.text += chunk
+        return True
+
+    def _drop_consumed(self) -> None:
+        consumed = self.text[: self.pos]
+        newlines = consumed.count("\n")
+        self._dropped_lines += newlines
+        if newlines:
+            self._dropped_column = len(consumed) - consumed.rfind("\n") - 1
+        else:
+            self._dropped_column += len(consumed)
+        self._dropped_bytes += len(consumed.encode("utf-8"))
+        self.text = self.text[self.pos :]
+        self.pos = 0
+
+    def skip_whitespace(self) -> str:
+        """The next non-whitespace character (not consumed), or "" at the end."""
+        while True:
+            match = _NON_WHITESPACE.search(self.text, self.pos)
+            if match:
+                self.pos = match.start()
+                return match.group()
+            self.pos = len(self.text)
+            if not self.more():
+                return ""
+
+    def where(self, pos: int) -> str:
+        before = self.text[:pos]
+        newlines = before.count("\n")
+        line = self._dropped_lines + newlines + 1
+        if newlines:
+            column = len(before) - before.rfind("\n")
+        else:
+            column = self._dropped_column + len(before) + 1
+        offset = self._dropped_bytes + len(before.encode("utf-8"))
+        return f"line {line}, column {column} (byte offset {offset:,})"
+
+
+_NON_WHITESPACE = re.compile(r"[^ \t\n\r]")
+_STRUCTURAL = re.compile(r'[\[\]{}"]')
+_STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
+_SCALAR = re.compile(r"[^,\]\s]*")
+
+
+class _ValueEnd:
+    """Finds where the JSON value starting at `start` ends, resumably as text is appended."""
+
+    def __init__(self, start: int) -> None:
+        self.pos = start
+        self.depth = 0
+        self.in_string = False
+
+    def find(self, text: str) -> int | None:
+        if self.depth == 0 and not self.in_string and text[self.pos] not in '[{"':
+            end = _SCALAR.match(text, self.pos).end()  # type: ignore[union-attr]
+            return end if end < len(text) else None
+        while self.pos < len(text):
+            if self.in_string:
+                self.pos = _STRING_BODY.match(text, self.pos).end()  # type: ignore[union-attr]
+                if self.pos >= len(text) or text[self.pos] == "\\":
+                    return None  # the string (or an escape) continues in the next chunk
+                self.pos += 1
+                self.in_string = False
+            else:
+                match = _STRUCTURAL.search(text, self.pos)
+                if match is None:
+                    self.pos = len(text)
+                    return None
+                self.pos = match.end()
+                char = match.group()
+                if char == '"':
+                    self.in_string = True
+                    continue
+                self.depth += 1 if char in "[{" else -1
+            if self.depth <= 0:
+                return self.pos
+        return None
+
+
+def _json_array_rows(texts: Iterator[str]) -> Iterator[Row]:
+    buffer = _TextBuffer(texts)
+    _open_array(buffer)
+    index = 0
+    if buffer.skip_whitespace() == "]":
+        buffer.pos += 1
+    else:
+        while True:
+            index += 1
+            value = _next_value(buffer, index)
+            if isinstance(value, dict):
+                yield ParsedRow(index, value)
+            else:
+                yield BadRow(index, f"element {index} is {_describe(value)}, not an object")
+            if not _more_elements(buffer, index):
+                break
+    if buffer.skip_whitespace():
+        raise FileFailed(
+            f"unexpected text after the end of the array at {buffer.where(buffer.pos)}"
+        )
+
+
+def _open_array(buffer: _TextBuffer) -> None:
+    first = buffer.skip_whitespace()
+    if first == "[":
+        buffer.pos += 1
+        return
+    if first == "{":
+        raise FileFailed(
+            "the file holds a JSON object, not an array of objects; put the objects in "
+            "[ ... ] separated by commas, or choose the NDJSON format for one object per line"
+        )
+    if not first:
+        raise FileFailed("the file holds no JSON, only whitespace")
+    raise FileFailed(f"the file must hold a JSON array of objects; it starts with {first!r}")
+
+
+def _more_elements(buffer: _TextBuffer, index: int) -> bool:
+    after = buffer.skip_whitespace()
+    buffer.pos += 1
+    if after == ",":
+        return True
+    if after == "]":
+        return False
+    if not after:
+        raise FileFailed(f"the file ends after element {index}, before the array is closed")
+    raise FileFailed(f"expected ',' or ']' after element {index} at {buffer.where(buffer.pos - 1)}")
+
+
+def _next_value(buffer: _TextBuffer, index: int) -> Any:
+    """Decode the array element at the buffer's position, reading more text as needed."""
+    if not buffer.skip_whitespace():
+        raise FileFailed(f"the file ends before element {index}, inside the array")
+    try:
+        value, end = _DECODER.raw_decode(buffer.text, buffer.pos)
+    except json.JSONDecodeError:
+        pass
+    else:
+        if _ends_in_buffer(buffer, value, end):
+            buffer.pos = end
+            return value
+    # The element is cut by the end of the buffer, or invalid: find its end, then decode once.
+    _read_to_value_end(buffer, index)
+    try:
+        value, buffer.pos = _DECODER.raw_decode(buffer.text, buffer.pos)
+    except json.JSONDecodeError as exc:
+        raise FileFailed(
+            f"invalid JSON in element {index} at {buffer.where(exc.pos)}: {exc.msg}"
+        ) from None
+    return value
+
+
+def _ends_in_buffer(buffer: _TextBuffer, value: Any, end: int) -> bool:
+    """Whether a decoded value is whole: a number cut by the buffer's end ("12" of "12.5")
+    decodes too."""
+    if isinstance(value, dict | list | str) or buffer.eof:
+        return True
+    return _SCALAR.match(buffer.text, end).end() < len(buffer.text)  # type: ignore[union-attr]
+
+
+def _read_to_value_end(buffer: _TextBuffer, index: int) -> None:
+    start = buffer.pos
+    value_end = _ValueEnd(start)
+    while value_end.find(buffer.text) is None:
+        if value_end.pos - start > MAX_LINE_CHARS:
+            raise FileFailed(f"element {index} is longer than {MAX_LINE_CHARS:,} characters")
+        before = buffer.pos
+        if not buffer.more():
+            return  # decoding will report where the JSON breaks off
+        # more() drops consumed text, so positions move back by what was dropped
+        shift = before - buffer.pos
+        start -= shift
+        value_end.pos -= shift
