@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from connectors.aws import S3AccessError, describe_error, make_s3_client
@@ -91,20 +91,14 @@ def note(run_id: int, message: str) -> None:
 
 
 def acquire_lock(run: Run) -> bool:
+    """Take the connector's listing lock if it is free, expired, or already this run's."""
     ConnectorLock.objects.get_or_create(connector_id=run.connector_id)
     now = timezone.now()
-    taken = (
-        ConnectorLock.objects.filter(connector_id=run.connector_id)
-        .filter(models_q_free(now))
-        .update(run=run, locked_until=now + timedelta(seconds=settings.INGEST_LOCK_SECONDS))
+    available = Q(locked_until__isnull=True) | Q(locked_until__lt=now) | Q(run=run)
+    taken = ConnectorLock.objects.filter(available, connector_id=run.connector_id).update(
+        run=run, locked_until=now + timedelta(seconds=settings.INGEST_LOCK_SECONDS)
     )
     return taken == 1
-
-
-def models_q_free(now: Any) -> Any:
-    from django.db.models import Q
-
-    return Q(locked_until__isnull=True) | Q(locked_until__lt=now)
 
 
 def release_lock(run: Run) -> None:
@@ -139,7 +133,9 @@ def execute_run(run_id: int, *, dispatch: Dispatch) -> Run:
         return _fail_run(run, str(describe_error(exc, action="Listing the source directory")))
     finally:
         release_lock(run)
-    Run.objects.filter(pk=run.pk).update(listed_at=timezone.now())
+    Run.objects.filter(pk=run.pk).update(
+        listed_at=timezone.now(), files_seen=SourceFile.objects.filter(run=run).count()
+    )
     complete_if_done(run.pk)
     return Run.objects.get(pk=run.pk)
 
