@@ -332,7 +332,7 @@ def _ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
         if not line.strip():
             continue
         try:
-            value = _DECODER.decode(line)
+            value = _DECODER.decode(line.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
             yield BadRow(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue

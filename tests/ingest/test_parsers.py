@@ -1,0 +1,451 @@
+"""The streaming parsers: every format, gzip, encodings, broken files and constant memory."""
+
+import gzip
+import io
+import json
+import random
+import tracemalloc
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ingest.parsers import CHUNK_BYTES, MAX_FIELD_CHARS, BadRow, Row, iter_rows
+from ingest.types import FileFailed, ParsedRow
+
+
+class Trickle:
+    """A stream that hands out a few bytes per read, to cut the input at every position."""
+
+    def __init__(self, data: bytes, seed: int = 0) -> None:
+        self._data = io.BytesIO(data)
+        self._random = random.Random(seed)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(size, self._random.randint(1, 7)))
+
+
+class Generated:
+    """A file-like object whose bytes are produced lazily and never held whole."""
+
+    def __init__(self, parts: Iterator[bytes]) -> None:
+        self._parts = parts
+        self._pending = b""
+        self.largest_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert size > 0, "the parser must read in chunks, never the whole stream"
+        self.largest_read = max(self.largest_read, size)
+        while len(self._pending) < size:
+            part = next(self._parts, None)
+            if part is None:
+                break
+            self._pending += part
+        chunk, self._pending = self._pending[:size], self._pending[size:]
+        return chunk
+
+
+def parse(data: bytes | str, file_format: str = "csv", **options: Any) -> list[Row]:
+    raw = data.encode() if isinstance(data, str) else data
+    return list(iter_rows(io.BytesIO(raw), file_format=file_format, **options))
+
+
+def failure(data: bytes | str, file_format: str = "csv", **options: Any) -> str:
+    with pytest.raises(FileFailed) as caught:
+        parse(data, file_format, **options)
+    return str(caught.value)
+
+
+def lines_and_values(rows: list[Row]) -> list[tuple[int, dict[str, Any]]]:
+    return [(row.line, row.values) for row in rows]
+
+
+# --- CSV and TSV ----------------------------------------------------------------------------
+
+
+def test_csv_rows_are_dicts_keyed_by_the_header() -> None:
+    rows = parse("id,name\n1,Ada\n2,Alan\n")
+    assert rows == [
+        ParsedRow(2, {"id": "1", "name": "Ada"}),
+        ParsedRow(3, {"id": "2", "name": "Alan"}),
+    ]
+
+
+def test_a_utf8_bom_is_dropped_and_text_decoded() -> None:
+    rows = parse("\ufeffid,name\n1,Zoë 😀\n".encode())
+    assert lines_and_values(rows) == [(2, {"id": "1", "name": "Zoë 😀"})]
+
+
+def test_quoted_fields_may_span_lines_and_rows_keep_their_starting_line() -> None:
+    data = 'id,note\n1,"first\nsecond\nthird"\n2,"say ""hi"", then, go"\n3,"a\r\nb"\n4,x\n'
+    assert lines_and_values(parse(data)) == [
+        (2, {"id": "1", "note": "first\nsecond\nthird"}),
+        (5, {"id": "2", "note": 'say "hi", then, go'}),
+        (6, {"id": "3", "note": "a\r\nb"}),
+        (8, {"id": "4", "note": "x"}),
+    ]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_any_line_ending_works(newline: str) -> None:
+    data = newline.join(["id,name", "1,Ada", "2,Alan"]) + newline
+    assert [row.line for row in parse(data)] == [2, 3]
+
+
+def test_a_last_line_without_newline_is_read() -> None:
+    assert lines_and_values(parse("id\n1\n2")) == [(2, {"id": "1"}), (3, {"id": "2"})]
+
+
+def test_blank_lines_are_skipped_but_counted() -> None:
+    rows = parse("id,name\n\n1,Ada\n\n\n2,Alan\n\n\n")
+    assert [row.line for row in rows] == [3, 6]
+
+
+def test_tsv_uses_tabs_whatever_the_delimiter_setting() -> None:
+    rows = parse("id\tname\n1\tAda, Countess\n", "tsv", delimiter=",")
+    assert rows[0].values == {"id": "1", "name": "Ada, Countess"}
+
+
+def test_the_configured_delimiter_is_used() -> None:
+    assert parse("id;name\n1;Ada\n", delimiter=";")[0].values == {"id": "1", "name": "Ada"}
+
+
+@pytest.mark.parametrize("delimiter", ['"', "\n", ",,"])
+def test_an_unusable_delimiter_fails(delimiter: str) -> None:
+    assert "delimiter" in failure("id\n1\n", delimiter=delimiter)
+
+
+def test_header_names_are_trimmed() -> None:
+    assert parse(" id , name \n1,Ada\n")[0].values == {"id": "1", "name": "Ada"}
+
+
+def test_ragged_rows_are_bad_rows_that_say_what_is_wrong() -> None:
+    rows = parse("a,b,c\n1,2,3\n1,2\n1,2,3,4\n5,6,7\n")
+    assert rows[0] == ParsedRow(2, {"a": "1", "b": "2", "c": "3"})
+    assert rows[1] == BadRow(3, "expected 3 fields, found 2", {"a": "1", "b": "2"})
+    assert rows[2] == BadRow(4, "expected 3 fields, found 4", {"a": "1", "b": "2", "c": "3"})
+    assert rows[3] == ParsedRow(5, {"a": "5", "b": "6", "c": "7"})
+
+
+def test_a_stray_quote_is_a_bad_row_and_reading_goes_on() -> None:
+    rows = parse('id,name\n1,"Ada"x\n2,Alan\n')
+    assert isinstance(rows[0], BadRow) and rows[0].line == 2
+    assert 'write a " inside a quoted value as ""' in rows[0].reason
+    assert rows[1] == ParsedRow(3, {"id": "2", "name": "Alan"})
+
+
+def test_an_unterminated_quote_fails_the_file_naming_the_line() -> None:
+    message = failure('id,name\n1,Ada\n2,"Alan\n3,Grace\n')
+    assert message.startswith("unterminated quoted field in the row starting on line 3")
+
+
+def test_an_empty_file_fails() -> None:
+    assert failure(b"") == "the file is empty"
+
+
+def test_a_file_of_blank_lines_has_no_header() -> None:
+    assert failure("\n\n") == "the file has no header row"
+
+
+def test_a_header_only_file_has_no_rows() -> None:
+    assert parse("id,name\n") == []
+    assert parse("id,name") == []
+
+
+def test_duplicate_header_names_fail_the_file() -> None:
+    message = failure("id,email,name,email,id\n1,a,b,c,d\n")
+    assert "repeats the column name(s) 'email', 'id'" in message
+
+
+def test_a_blank_header_name_fails_the_file() -> None:
+    assert failure("id,,name\n1,2,3\n").startswith("column 2 of the header row has no name")
+
+
+def test_latin1_text_fails_with_its_line_and_offset() -> None:
+    message = failure("id,name\n1,Ada\n2,Zoë\n".encode("latin-1"))
+    assert "byte 0xEB on line 3 (byte offset 18)" in message
+    assert "Save it as UTF-8" in message
+
+
+def test_invalid_utf8_at_the_end_of_a_chunk_has_the_right_offset() -> None:
+    data = b"id\n" + b"x" * (CHUNK_BYTES - 4) + b"\n" + b"ok\xc3\n"
+    message = failure(data)
+    assert f"on line 3 (byte offset {len(data) - 2:,})" in message
+
+
+def test_utf8_cut_short_at_the_end_fails() -> None:
+    assert "is not valid UTF-8" in failure(b"id\nab\xc3")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_is_named(encoding: str) -> None:
+    assert (
+        failure("id,name\n1,Ada\n".encode(encoding)) == "the file is UTF-16 text; save it as UTF-8"
+    )
+
+
+def test_a_10_mb_value_is_read() -> None:
+    big = "x" * (10 * 1024 * 1024)
+    rows = parse(f"id,blob\n1,{big}\n2,small\n")
+    assert rows[0].values["blob"] == big and rows[1] == ParsedRow(3, {"id": "2", "blob": "small"})
+
+
+def test_a_value_over_the_limit_fails_the_file() -> None:
+    big = "x" * (MAX_FIELD_CHARS + 1)
+    assert "has a value longer than" in failure(f'id,blob\n1,"{big}"\n')
+
+
+def test_a_line_too_long_to_hold_fails_the_file() -> None:
+    parts = iter([b"id\n", *([b"x" * CHUNK_BYTES] * (2 * MAX_FIELD_CHARS // CHUNK_BYTES + 2))])
+    with pytest.raises(FileFailed, match="line 2 is longer than"):
+        list(iter_rows(Generated(parts), file_format="csv"))
+
+
+def test_a_nul_character_does_not_break_reading() -> None:
+    assert parse("id,name\n1,a\x00b\n")[0].values["name"] == "a\x00b"
+
+
+def test_csv_parses_the_same_whatever_the_read_sizes() -> None:
+    data = 'id,note\r\n1,"multi\r\nline, ""quoted"""\r\n2,é😀\r\n\r\n3,"x"\r'.encode()
+    assert parse(data) == list(iter_rows(Trickle(data), file_format="csv"))
+
+
+def test_unsupported_format_fails() -> None:
+    assert failure("id\n", "xml") == "unsupported file format 'xml'"
+
+
+# --- gzip -----------------------------------------------------------------------------------
+
+
+def test_gzip_is_detected_by_its_magic_bytes() -> None:
+    rows = parse(gzip.compress(b"id,name\n1,Ada\n"), key="incoming/profiles.csv")
+    assert rows == [ParsedRow(2, {"id": "1", "name": "Ada"})]
+
+
+def test_gzip_is_read_through_a_trickling_stream() -> None:
+    data = gzip.compress(b"id,name\n" + b"".join(b"%d,n%d\n" % (i, i) for i in range(5000)))
+    rows = list(iter_rows(Trickle(data), file_format="csv", key="a.csv.gz"))
+    assert len(rows) == 5000 and rows[-1] == ParsedRow(5001, {"id": "4999", "name": "n4999"})
+
+
+def test_concatenated_gzip_members_are_all_read() -> None:
+    data = gzip.compress(b"id\n1\n") + gzip.compress(b"2\n")
+    assert [row.values["id"] for row in parse(data)] == ["1", "2"]
+
+
+def test_a_gz_name_without_gzip_data_fails() -> None:
+    assert "not valid gzip data" in failure("id\n1\n", key="profiles.csv.gz")
+
+
+def test_truncated_gzip_fails() -> None:
+    data = gzip.compress(b"id,name\n" + b"1,Ada\n" * 1000)
+    assert "gzip data is truncated" in failure(data[: len(data) // 2])
+
+
+def test_a_gzip_bomb_stops_at_the_limit() -> None:
+    bomb = gzip.compress(b"id\n" + b"0" * (50 * 1024 * 1024))
+    assert len(bomb) < 100_000
+    message = failure(bomb, max_decompressed_bytes=1024 * 1024)
+    assert message.startswith("the file decompresses to more than 1,048,576 bytes")
+
+
+def test_gzip_of_nothing_is_an_empty_file() -> None:
+    assert failure(gzip.compress(b"")) == "the file is empty"
+
+
+def test_gzipped_json_is_read() -> None:
+    assert parse(gzip.compress(b'[{"id": 1}]'), "json") == [ParsedRow(1, {"id": 1})]
+
+
+# --- JSON array -----------------------------------------------------------------------------
+
+
+def test_json_array_elements_are_rows_numbered_by_position() -> None:
+    rows = parse('[{"id": "p1", "points": 10, "ok": true}, {"id": "p2", "score": 1.10}]', "json")
+    assert rows == [
+        ParsedRow(1, {"id": "p1", "points": 10, "ok": True}),
+        ParsedRow(2, {"id": "p2", "score": Decimal("1.10")}),
+    ]
+
+
+def test_json_keeps_nested_values_for_the_writer_to_reject() -> None:
+    rows = parse('[{"id": "p1", "tags": ["a"], "address": {"city": "Paris"}}]', "json")
+    assert rows[0].values["tags"] == ["a"] and rows[0].values["address"] == {"city": "Paris"}
+
+
+def test_an_empty_json_array_has_no_rows() -> None:
+    assert parse(" [\n ] \n", "json") == []
+
+
+def test_a_json_element_that_is_not_an_object_is_a_bad_row() -> None:
+    rows = parse('[{"id": 1}, [1, 2], "text", 3, null, {"id": 2}]', "json")
+    assert [type(row).__name__ for row in rows] == [
+        "ParsedRow",
+        "BadRow",
+        "BadRow",
+        "BadRow",
+        "BadRow",
+        "ParsedRow",
+    ]
+    assert rows[1] == BadRow(2, "element 2 is an array, not an object")
+    assert rows[3].reason == "element 4 is a number, not an object"
+
+
+def test_a_json_object_at_top_level_fails_and_suggests_ndjson() -> None:
+    message = failure('{"id": 1}', "json")
+    assert "not an array of objects" in message and "NDJSON" in message
+
+
+def test_a_json_file_of_something_else_fails() -> None:
+    assert failure("id,name\n", "json") == (
+        "the file must hold a JSON array of objects; it starts with 'i'"
+    )
+
+
+def test_invalid_json_fails_with_the_element_and_position() -> None:
+    message = failure('[\n  {"id": 1},\n  {"id": tru}\n]', "json")
+    assert message == (
+        "invalid JSON in element 2 at line 3, column 10 (byte offset 24): Expecting value"
+    )
+
+
+def test_a_missing_comma_fails() -> None:
+    message = failure('[{"id": 1} {"id": 2}]', "json")
+    assert message == "expected ',' or ']' after element 1 at line 1, column 12 (byte offset 11)"
+
+
+def test_a_trailing_comma_fails() -> None:
+    assert "invalid JSON in element 2" in failure('[{"id": 1},]', "json")
+
+
+def test_a_truncated_json_array_fails() -> None:
+    assert "before the array is closed" in failure('[{"id": 1}', "json")
+    assert "invalid JSON in element 2" in failure('[{"id": 1}, {"id": "ab', "json")
+
+
+def test_text_after_the_array_fails() -> None:
+    assert failure('[{"id": 1}] []', "json").startswith("unexpected text after the end")
+
+
+def test_json_with_a_bom_is_read() -> None:
+    assert parse('\ufeff[{"id": 1}]'.encode(), "json") == [ParsedRow(1, {"id": 1})]
+
+
+def test_json_parses_the_same_whatever_the_read_sizes() -> None:
+    generator = random.Random(7)
+    tricky = ['"', "\\", "]", "}", "[", "{", ",", "é", "😀", "\n", " "]
+    elements: list[Any] = []
+    for number in range(300):
+        text = "".join(generator.choice(tricky) for _ in range(generator.randint(0, 12)))
+        elements.append({"n": number, "text": text, "x": 12.5e3, "nested": {"list": [text, 1]}})
+        elements.append(generator.choice([1234567, 1.5, True, None, "s", [text]]))
+    data = json.dumps(elements, indent=generator.choice([None, 2])).encode()
+    expected = json.loads(data, parse_float=Decimal)
+    for seed in range(3):
+        rows = list(iter_rows(Trickle(data, seed), file_format="json"))
+        assert [row.values for row in rows if isinstance(row, ParsedRow)] == expected[::2]
+        assert [row.line for row in rows] == list(range(1, len(expected) + 1))
+
+
+def test_a_json_element_larger_than_the_limit_fails() -> None:
+    huge = b"x" * CHUNK_BYTES
+    count = 2 * MAX_FIELD_CHARS // CHUNK_BYTES + 2
+    parts = iter([b'[{"id": "', *([huge] * count), b'"}]'])
+    with pytest.raises(FileFailed, match="element 1 is longer than"):
+        list(iter_rows(Generated(parts), file_format="json"))
+
+
+# --- NDJSON ---------------------------------------------------------------------------------
+
+
+def test_ndjson_lines_are_rows_and_blank_lines_are_skipped() -> None:
+    rows = parse('{"id": 1}\n\n  \r\n{"id": 2, "name": "Zoë"}\r\n{"id": 3}', "ndjson")
+    assert lines_and_values(rows) == [(1, {"id": 1}), (4, {"id": 2, "name": "Zoë"}), (5, {"id": 3})]
+
+
+def test_a_bad_ndjson_line_is_a_bad_row_not_a_failed_file() -> None:
+    rows = parse('{"id": 1}\n{"id": \n[1]\n"x"\n{"id": 5}\n', "ndjson")
+    assert rows[1] == BadRow(2, "invalid JSON: Expecting value (column 8)")
+    assert rows[2] == BadRow(3, "the line holds an array, not a JSON object")
+    assert rows[3] == BadRow(4, "the line holds a string, not a JSON object")
+    assert rows[4] == ParsedRow(5, {"id": 5})
+
+
+# --- constant memory ------------------------------------------------------------------------
+
+MEMORY_BOUND = 5 * 1024 * 1024
+
+
+def in_blocks(rows: int, row: Any, block: int = 1000) -> Iterator[bytes]:
+    for first in range(0, rows, block):
+        yield b"".join(row(number) for number in range(first, min(first + block, rows)))
+
+
+def generated_csv(rows: int) -> Iterator[bytes]:
+    yield b"profile_id,first_name,last_name,email,note\n"
+    yield from in_blocks(
+        rows, lambda n: b'p%d,First%d,Last%d,u%d@example.com,"a, ""quoted""\nnote"\n' % ((n,) * 4)
+    )
+
+
+def generated_json(rows: int) -> Iterator[bytes]:
+    yield b'[\n{"first": true}'
+    yield from in_blocks(
+        rows - 1,
+        lambda n: b',{"profile_id": "p%d", "email": "u%d@example.com", "n": %d}\n' % ((n,) * 3),
+    )
+    yield b"]\n"
+
+
+def generated_ndjson(rows: int) -> Iterator[bytes]:
+    yield from in_blocks(
+        rows, lambda n: b'{"profile_id": "p%d", "email": "u%d@example.com"}\n' % (n, n)
+    )
+
+
+def counted(parts: Iterator[bytes], size: list[int]) -> Iterator[bytes]:
+    for part in parts:
+        size[0] += len(part)
+        yield part
+
+
+def gzipped(parts: Iterator[bytes]) -> Iterator[bytes]:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as compressor:
+        for part in parts:
+            compressor.write(part)
+            if buffer.tell():
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("file_format", "make", "compress"),
+    [
+        ("csv", generated_csv, False),
+        ("csv", generated_csv, True),
+        ("json", generated_json, False),
+        ("ndjson", generated_ndjson, False),
+    ],
+)
+def test_memory_stays_small_whatever_the_file_size(
+    file_format: str, make: Any, compress: bool
+) -> None:
+    rows = 200_000
+    size = [0]
+    parts = counted(make(rows), size)
+    stream = Generated(gzipped(parts) if compress else parts)
+    tracemalloc.start()
+    try:
+        key = "big.gz" if compress else "big"
+        count = sum(1 for _ in iter_rows(stream, file_format=file_format, key=key))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == rows
+    assert stream.largest_read <= CHUNK_BYTES
+    assert size[0] > 2 * MEMORY_BOUND  # holding the file would break the bound
+    assert peak < MEMORY_BOUND, f"peak {peak:,} bytes"
