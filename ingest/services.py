@@ -336,7 +336,7 @@ def ingest_file(client: Any, file_id: int) -> None:
     """Ingest one claimed file: its records and its ledger state commit together."""
     with transaction.atomic():
         source_file = (
-            SourceFile.objects.select_for_update(skip_locked=True)
+            SourceFile.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("connector", "connector__s3", "connector__entity_type")
             .filter(pk=file_id, state=FileState.CLAIMED)
             .first()

@@ -12,7 +12,10 @@ from tests.integration.conftest import wait_for
 from tests.support.celery_worker import celery_worker
 from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def finished(run_id: int) -> bool:
