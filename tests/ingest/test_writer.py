@@ -1,0 +1,467 @@
+"""The bulk record writer: Integration Types, duplicates, tolerance, errors and query counts.
+
+Each file is written with its own token (the ledger entry id), as the orchestrator does.
+"""
+
+import io
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from entities.models import EntityField, EntityType, Record
+from entities.validation import FieldSpec
+from ingest.parsers import BadRow, iter_rows
+from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowError, Tolerance
+from ingest.writer import TooManyBadRows, write_file
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "profile_id,first_name,last_name,email,phone,birth_date,loyalty_points\n"
+ADA = "p1,Ada,Lovelace,ada@example.com,+44 20 7946 0000,1815-12-10,10\n"
+ALAN = "p2,Alan,Turing,alan@example.com,,1912-06-23,20\n"
+GRACE = "p3,Grace,Hopper,grace@example.com,,,30\n"
+
+
+@pytest.fixture
+def profile() -> EntityType:
+    return EntityType.objects.get(name="Profile")
+
+
+def config_for(
+    entity: EntityType,
+    integration_type: str = "upsert",
+    *,
+    token: int = 1,
+    tolerance: str = "0",
+    mapping: dict[str, str] | None = None,
+) -> IngestConfig:
+    fields = tuple(FieldSpec.from_field(field) for field in entity.fields.all())
+    return IngestConfig(
+        entity_type_id=entity.pk,
+        integration_type=integration_type,
+        fields=fields,
+        mapping=mapping if mapping is not None else {f.name: f.name for f in fields},
+        tolerance=Tolerance.parse(tolerance),
+        file_token=token,
+    )
+
+
+def write_csv(text: str, config: IngestConfig, **options: Any) -> FileOutcome:
+    rows = iter_rows(io.BytesIO(text.encode()), file_format="csv")
+    return write_file(rows, config, **options)
+
+
+def data_of(external_id: str) -> dict[str, Any]:
+    return Record.objects.get(external_id=external_id).data
+
+
+def ids(entity: EntityType) -> list[str]:
+    return sorted(Record.objects.filter(entity_type=entity).values_list("external_id", flat=True))
+
+
+def counts(outcome: FileOutcome) -> tuple[int, int, int, int, int, int]:
+    return (
+        outcome.rows_total,
+        outcome.created,
+        outcome.updated,
+        outcome.deleted,
+        outcome.skipped,
+        outcome.failed_rows,
+    )
+
+
+def seed(entity: EntityType) -> None:
+    """p1 and p2 exist, written by an earlier file (token 99)."""
+    write_csv(HEADER + ADA + ALAN, config_for(entity, token=99))
+
+
+# --- what a record holds --------------------------------------------------------------------
+
+
+def test_a_record_holds_typed_values_by_field_name(profile) -> None:
+    outcome = write_csv(HEADER + ADA + ALAN, config_for(profile, token=7))
+    assert counts(outcome) == (2, 2, 0, 0, 0, 0)
+    record = Record.objects.get(external_id="p1")
+    assert record.entity_type == profile and record.last_file_id == 7
+    assert record.data == {
+        "profile_id": "p1",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "phone": "+44 20 7946 0000",
+        "birth_date": "1815-12-10",
+        "loyalty_points": 10,
+    }
+    assert data_of("p2")["phone"] is None
+    assert record.created_at is not None and record.updated_at == record.created_at
+
+
+def test_columns_are_read_through_the_mapping_and_others_ignored(profile) -> None:
+    mapping = {"profile_id": "ID", "email": "E-mail"}
+    outcome = write_csv(
+        "ID,E-mail,ignored\nx1,x@example.com,zzz\n", config_for(profile, mapping=mapping)
+    )
+    assert outcome.created == 1
+    assert data_of("x1") == {"profile_id": "x1", "email": "x@example.com"}
+
+
+def test_a_numeric_identifier_becomes_text(profile) -> None:
+    rows = [ParsedRow(1, {"profile_id": 42, "first_name": "Ada"})]
+    write_file(rows, config_for(profile))
+    assert data_of("42")["profile_id"] == "42"
+
+
+def test_updated_at_moves_and_created_at_stays(profile) -> None:
+    seed(profile)
+    before = Record.objects.get(external_id="p1")
+    write_csv(HEADER + ADA, config_for(profile, token=2))
+    after = Record.objects.get(external_id="p1")
+    assert after.created_at == before.created_at and after.updated_at > before.updated_at
+
+
+# --- Integration Types ----------------------------------------------------------------------
+
+
+def test_insert_adds_new_records_and_skips_existing_ones(profile) -> None:
+    seed(profile)
+    changed_ada = ADA.replace("Ada", "Changed")
+    outcome = write_csv(HEADER + changed_ada + GRACE, config_for(profile, "insert", token=2))
+    assert counts(outcome) == (2, 1, 0, 0, 1, 0)
+    assert data_of("p1")["first_name"] == "Ada"
+    assert Record.objects.get(external_id="p1").last_file_id == 99
+    assert data_of("p3")["first_name"] == "Grace"
+
+
+def test_update_changes_existing_records_and_skips_new_ones(profile) -> None:
+    seed(profile)
+    changed_ada = ADA.replace("Ada", "Augusta")
+    outcome = write_csv(HEADER + changed_ada + GRACE, config_for(profile, "update", token=2))
+    assert counts(outcome) == (2, 0, 1, 0, 1, 0)
+    assert data_of("p1")["first_name"] == "Augusta"
+    assert ids(profile) == ["p1", "p2"]
+
+
+def test_upsert_updates_matches_and_inserts_the_rest(profile) -> None:
+    seed(profile)
+    changed_alan = ALAN.replace("Alan", "A.")
+    outcome = write_csv(HEADER + changed_alan + GRACE, config_for(profile, "upsert", token=2))
+    assert counts(outcome) == (2, 1, 1, 0, 0, 0)
+    assert data_of("p2")["first_name"] == "A."
+    assert ids(profile) == ["p1", "p2", "p3"]
+
+
+def test_upsert_replaces_every_mapped_field_and_keeps_unmapped_ones(profile) -> None:
+    seed(profile)
+    mapping = {"profile_id": "profile_id", "first_name": "first_name", "phone": "phone"}
+    write_csv("profile_id,first_name\np1,Augusta\n", config_for(profile, token=2, mapping=mapping))
+    data = data_of("p1")
+    assert data["first_name"] == "Augusta"
+    assert data["phone"] is None  # mapped, but the file has no such column
+    assert data["last_name"] == "Lovelace" and data["loyalty_points"] == 10  # not mapped
+
+
+def test_patch_touches_only_the_columns_in_the_file(profile) -> None:
+    seed(profile)
+    outcome = write_csv(
+        "profile_id,email,phone\np1,new@example.com,\np3,grace@example.com,+1 555 0100\n",
+        config_for(profile, "patch", token=2),
+    )
+    assert counts(outcome) == (2, 1, 1, 0, 0, 0)
+    ada = data_of("p1")
+    assert ada["email"] == "new@example.com" and ada["phone"] is None  # present, emptied
+    assert ada["first_name"] == "Ada" and ada["loyalty_points"] == 10  # absent, kept
+    assert data_of("p3") == {
+        "profile_id": "p3",
+        "email": "grace@example.com",
+        "phone": "+1 555 0100",
+    }
+
+
+def test_patch_from_json_touches_each_objects_own_keys(profile) -> None:
+    seed(profile)
+    rows = [
+        ParsedRow(1, {"profile_id": "p1", "first_name": "Augusta"}),
+        ParsedRow(2, {"profile_id": "p2", "loyalty_points": 99}),
+    ]
+    write_file(rows, config_for(profile, "patch", token=2))
+    assert data_of("p1")["first_name"] == "Augusta" and data_of("p1")["loyalty_points"] == 10
+    assert data_of("p2")["first_name"] == "Alan" and data_of("p2")["loyalty_points"] == 99
+
+
+def test_patch_cannot_create_a_record_without_its_required_fields() -> None:
+    account = EntityType.objects.get(name="Account")
+    write_csv("account_id,name,industry\na1,Acme,Tools\n", config_for(account, token=1))
+    outcome = write_csv(
+        "account_id,industry\na1,Rockets\na2,Boats\n",
+        config_for(account, "patch", token=2, tolerance="1"),
+    )
+    assert counts(outcome)[:3] == (2, 0, 1)
+    assert outcome.errors == [
+        RowError(
+            3,
+            "account_id",
+            "a new record needs the required field(s) name, which the file has no column for",
+        )
+    ]
+
+
+def test_sync_upserts_and_deletes_what_the_file_does_not_hold(profile) -> None:
+    seed(profile)
+    account = EntityType.objects.get(name="Account")
+    write_csv("account_id,name\na1,Acme\n", config_for(account, token=50))
+    outcome = write_csv(HEADER + ALAN + GRACE, config_for(profile, "sync", token=2))
+    assert counts(outcome) == (2, 1, 1, 1, 0, 0)
+    assert ids(profile) == ["p2", "p3"]
+    assert ids(account) == ["a1"]  # another entity is never touched
+
+
+def test_sync_of_a_file_without_rows_deletes_nothing(profile) -> None:
+    seed(profile)
+    outcome = write_csv(HEADER, config_for(profile, "sync", token=2))
+    assert counts(outcome) == (0, 0, 0, 0, 0, 0)
+    assert ids(profile) == ["p1", "p2"]
+
+
+def test_sync_of_a_file_of_only_bad_rows_deletes_nothing(profile) -> None:
+    seed(profile)
+    bad = "p9,Bad,Row,not-an-email,,,\n"
+    outcome = write_csv(HEADER + bad, config_for(profile, "sync", token=2, tolerance="100%"))
+    assert outcome.deleted == 0 and outcome.failed_rows == 1
+    assert ids(profile) == ["p1", "p2"]
+
+
+def test_sync_keeps_the_record_of_a_row_that_failed_validation(profile) -> None:
+    seed(profile)
+    bad_alan = ALAN.replace("alan@example.com", "not-an-email")
+    config = config_for(profile, "sync", token=2, tolerance="1")
+    outcome = write_csv(HEADER + bad_alan + GRACE, config)
+    assert counts(outcome) == (2, 1, 0, 1, 0, 1)
+    assert ids(profile) == ["p2", "p3"]  # p1 deleted; p2 kept though its row was invalid
+    assert data_of("p2")["email"] == "alan@example.com"  # and left as it was
+
+
+def test_sync_keeps_the_record_of_a_ragged_row(profile) -> None:
+    seed(profile)
+    ragged = "p2,Alan,Turing,alan@example.com,,1912-06-23,20,surplus\n"
+    outcome = write_csv(
+        HEADER + ragged + GRACE, config_for(profile, "sync", token=2, tolerance="1")
+    )
+    assert outcome.errors == [RowError(2, "", "expected 7 fields, found 8")]
+    assert ids(profile) == ["p2", "p3"]
+
+
+# --- duplicates within a file ---------------------------------------------------------------
+
+
+def test_a_repeated_identifier_in_a_batch_names_its_first_line(profile) -> None:
+    config = config_for(profile, token=2, tolerance="5")
+    outcome = write_csv(HEADER + ADA + ALAN + ADA.replace("Ada", "Again"), config)
+    assert counts(outcome) == (3, 2, 0, 0, 0, 1)
+    assert outcome.errors == [
+        RowError(4, "profile_id", "duplicate unique identifier 'p1' (first on line 2)")
+    ]
+    assert data_of("p1")["first_name"] == "Ada"
+
+
+def test_a_repeated_identifier_across_batches_is_found(profile) -> None:
+    config = config_for(profile, token=2, tolerance="5")
+    rows = HEADER + ADA + ALAN + GRACE + ADA.replace("Ada", "Again") + ALAN
+    outcome = write_csv(rows, config, batch_size=2)
+    assert counts(outcome) == (5, 3, 0, 0, 0, 2)
+    assert [(e.line, e.reason) for e in outcome.errors] == [
+        (5, "duplicate unique identifier 'p1' (it appears earlier in the file)"),
+        (6, "duplicate unique identifier 'p2' (it appears earlier in the file)"),
+    ]
+    assert data_of("p1")["first_name"] == "Ada"
+
+
+@pytest.mark.parametrize("integration_type", ["insert", "update", "upsert", "patch", "sync"])
+def test_duplicates_are_found_by_every_integration_type(profile, integration_type) -> None:
+    seed(profile)
+    config = config_for(profile, integration_type, token=2, tolerance="5")
+    outcome = write_csv(HEADER + GRACE + ALAN + GRACE + ALAN, config, batch_size=2)
+    if integration_type == "insert":
+        assert (outcome.created, outcome.skipped, outcome.failed_rows) == (1, 2, 1)
+    elif integration_type == "update":
+        assert (outcome.updated, outcome.skipped, outcome.failed_rows) == (1, 2, 1)
+    else:
+        assert (outcome.created, outcome.updated, outcome.failed_rows) == (1, 1, 2)
+
+
+def test_a_later_file_may_repeat_an_identifier(profile) -> None:
+    write_csv(HEADER + ADA, config_for(profile, token=1))
+    outcome = write_csv(HEADER + ADA, config_for(profile, token=2))
+    assert counts(outcome) == (1, 0, 1, 0, 0, 0)
+
+
+# --- row errors -----------------------------------------------------------------------------
+
+
+def test_row_errors_name_line_column_and_reason(profile) -> None:
+    rows = HEADER + ADA + "p2,Alan,Turing,not-an-email,,1912-13-45,lots\n" + ",Nobody,,,,,\n"
+    outcome = write_csv(rows, config_for(profile, tolerance="5"))
+    assert counts(outcome) == (3, 1, 0, 0, 0, 2)
+    assert outcome.errors == [
+        RowError(3, "email", "'not-an-email' is not an email address"),
+        RowError(3, "birth_date", "'1912-13-45' is not a date in the form YYYY-MM-DD"),
+        RowError(3, "loyalty_points", "'lots' is not a whole number"),
+        RowError(4, "profile_id", "is required but empty"),
+    ]
+
+
+def test_a_renamed_column_names_its_field_in_the_reason(profile) -> None:
+    mapping = {"profile_id": "id", "email": "Mail"}
+    outcome = write_csv("id,Mail\np1,nope\n", config_for(profile, tolerance="1", mapping=mapping))
+    assert outcome.errors == [RowError(2, "Mail", "'nope' is not an email address (field email)")]
+
+
+def test_bad_rows_from_the_parser_are_counted_with_their_reason(profile) -> None:
+    outcome = write_csv(HEADER + ADA + "p2,Alan\n", config_for(profile, tolerance="1"))
+    assert counts(outcome) == (2, 1, 0, 0, 0, 1)
+    assert outcome.errors == [RowError(3, "", "expected 7 fields, found 2")]
+
+
+def test_a_nested_json_value_is_a_row_error(profile) -> None:
+    rows = [
+        ParsedRow(1, {"profile_id": "p1", "first_name": {"given": "Ada"}}),
+        ParsedRow(2, {"profile_id": "p2", "first_name": "Alan"}),
+    ]
+    outcome = write_file(rows, config_for(profile, tolerance="1"))
+    assert outcome.errors == [RowError(1, "first_name", "a dict is not a single value")]
+    assert ids(profile) == ["p2"]
+
+
+def test_a_json_object_without_the_identifier_is_a_row_error(profile) -> None:
+    rows = [ParsedRow(1, {"profile_id": "p1"}), ParsedRow(2, {"email": "x@example.com"})]
+    outcome = write_file(rows, config_for(profile, tolerance="1"))
+    assert outcome.errors == [RowError(2, "profile_id", "is required but missing")]
+
+
+def test_values_the_database_cannot_store_are_row_errors(profile) -> None:
+    rows = [
+        ParsedRow(1, {"profile_id": "p1", "first_name": "a\x00b"}),
+        ParsedRow(2, {"profile_id": "p2", "first_name": "\ud800"}),
+        BadRow(3, "invalid JSON: Expecting value (column 8)"),
+    ]
+    outcome = write_file(rows, config_for(profile, tolerance="10"))
+    assert outcome.errors == [
+        RowError(1, "first_name", "contains a NUL character, which cannot be stored"),
+        RowError(2, "first_name", "contains an invalid Unicode character"),
+        RowError(3, "", "invalid JSON: Expecting value (column 8)"),
+    ]
+    assert Record.objects.count() == 0
+
+
+def test_an_identifier_longer_than_a_record_holds_is_a_row_error() -> None:
+    entity = EntityType.objects.create(name="Ticket")
+    EntityField.objects.create(entity_type=entity, name="code", is_unique_identifier=True)
+    rows = [ParsedRow(1, {"code": "x" * 256}), ParsedRow(2, {"code": "x" * 255})]
+    outcome = write_file(rows, config_for(entity, tolerance="1"))
+    assert outcome.errors == [
+        RowError(1, "code", "is 256 characters long; a unique identifier may have at most 255")
+    ]
+    assert outcome.created == 1
+
+
+def test_at_most_the_kept_number_of_errors_is_held(profile) -> None:
+    bad = "".join(f"p{n},,,bad,,,\n" for n in range(FileOutcome.MAX_ERRORS_KEPT + 50))
+    outcome = write_csv(HEADER + bad, config_for(profile, tolerance="100%"))
+    assert outcome.failed_rows == FileOutcome.MAX_ERRORS_KEPT + 50
+    assert len(outcome.errors) == FileOutcome.MAX_ERRORS_KEPT
+
+
+# --- failing a file -------------------------------------------------------------------------
+
+
+def test_a_missing_required_column_fails_the_file(profile) -> None:
+    mapping = {"profile_id": "id", "email": "email"}
+    with pytest.raises(FileFailed) as caught:
+        write_csv("email\na@example.com\n", config_for(profile, mapping=mapping))
+    assert str(caught.value) == (
+        "the file has no column 'id', which is mapped to the required field 'profile_id'"
+    )
+
+
+def test_an_unmapped_identifier_fails_the_file(profile) -> None:
+    with pytest.raises(FileFailed, match="'profile_id' is not mapped to a column"):
+        write_csv(HEADER + ADA, config_for(profile, mapping={"email": "email"}))
+
+
+def test_too_many_bad_rows_fail_the_file_and_the_caller_rolls_back(profile) -> None:
+    bad = "p3,Grace,Hopper,nope,,,\np4,Bad,Date,,,2020-02-30,\n"
+    with pytest.raises(TooManyBadRows) as caught, transaction.atomic():
+        write_csv(HEADER + ADA + ALAN + bad, config_for(profile, tolerance="1"))
+    assert str(caught.value) == "2 of 4 rows are invalid; the connector allows 1"
+    outcome = caught.value.outcome
+    assert [(e.line, e.column) for e in outcome.errors] == [(4, "email"), (5, "birth_date")]
+    assert Record.objects.count() == 0
+
+
+def test_count_tolerance_allows_that_many_bad_rows(profile) -> None:
+    bad = "p3,Grace,Hopper,nope,,,\n"
+    outcome = write_csv(HEADER + ADA + ALAN + bad, config_for(profile, tolerance="1"))
+    assert counts(outcome) == (3, 2, 0, 0, 0, 1)
+
+
+def test_percent_tolerance_compares_with_all_rows(profile) -> None:
+    good = [f"g{n},First,Last,g{n}@example.com,,,\n" for n in range(9)]
+    bad = "b1,First,Last,nope,,,\n"
+    outcome = write_csv(HEADER + "".join(good) + bad, config_for(profile, tolerance="10%"))
+    assert (outcome.created, outcome.failed_rows) == (9, 1)
+    with pytest.raises(TooManyBadRows) as caught, transaction.atomic():
+        write_csv(HEADER + "".join(good[1:]) + bad, config_for(profile, token=2, tolerance="10%"))
+    assert str(caught.value) == "1 of 9 rows is invalid; the connector allows 10%"
+
+
+def test_with_no_tolerance_one_bad_row_fails_the_file(profile) -> None:
+    with pytest.raises(TooManyBadRows) as caught, transaction.atomic():
+        write_csv(HEADER + ADA + "p2,,,nope,,,\n", config_for(profile))
+    assert str(caught.value) == "1 of 2 rows is invalid; the connector allows none"
+    assert Record.objects.count() == 0
+
+
+def test_a_hopeless_file_stops_being_read_once_the_report_is_full(profile) -> None:
+    limit = FileOutcome.MAX_ERRORS_KEPT
+
+    def rows() -> Any:
+        for line in range(2, 10**9):
+            yield ParsedRow(line, {"profile_id": f"p{line}", "email": "nope"})
+
+    with pytest.raises(TooManyBadRows) as caught:
+        write_file(rows(), config_for(profile, tolerance="3"))
+    assert str(caught.value) == (
+        f"at least {limit:,} of the first {limit:,} rows are invalid; the connector allows 3"
+    )
+
+
+def test_a_file_that_breaks_midway_keeps_the_errors_found_so_far(profile) -> None:
+    def rows() -> Any:
+        yield ParsedRow(2, {"profile_id": "p1", "email": "nope"})
+        raise FileFailed("unterminated quoted field in the row starting on line 3")
+
+    with pytest.raises(FileFailed) as caught:
+        write_file(rows(), config_for(profile, tolerance="5"))
+    assert caught.value.outcome.errors == [  # type: ignore[attr-defined]
+        RowError(2, "email", "'nope' is not an email address")
+    ]
+
+
+# --- cost -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("integration_type", ["insert", "update", "upsert", "patch", "sync"])
+def test_queries_per_batch_are_bounded(
+    profile, integration_type, django_assert_max_num_queries
+) -> None:
+    old = "".join(f"p{n},Old,Row,p{n}@example.com,,,{n}\n" for n in range(0, 1000, 2))
+    write_csv(HEADER + old, config_for(profile, token=1))
+    new = "".join(f"p{n},New,Row,p{n}@example.com,,,{n}\n" for n in range(1000))
+    bad = "x1,Bad,Row,nope,,,\n"
+    config = config_for(profile, integration_type, token=2, tolerance="1")
+    with django_assert_max_num_queries(10 * 3 + 1):
+        outcome = write_csv(HEADER + new + bad, config, batch_size=100)
+    assert outcome.created + outcome.updated + outcome.skipped + outcome.failed_rows == 1001
+    if integration_type in {"upsert", "patch", "sync"}:
+        assert (outcome.created, outcome.updated) == (500, 500)
+        assert data_of("p998")["first_name"] == "New"
