@@ -113,6 +113,12 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/connectors/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+# Sign-in throttling: this many failures per account (or per address) within the window
+# refuse further attempts until it passes.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=20)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+
 # The wizard keeps its step data in the database-backed session, never in a cookie.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
@@ -128,8 +134,17 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-# Celery. Without REDIS_URL the broker is a folder on disk, so `make run` needs no server.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Caches (sign-in throttling): Redis when there is one, else this process's memory.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Celery. Without REDIS_URL the broker is a folder on disk, so `make run` needs no server.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     {"visibility_timeout": 3600}
