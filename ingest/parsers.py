@@ -62,7 +62,8 @@ def iter_rows(
 ) -> Iterator[Row]:
     """The file's rows, in order. `stream` is read in chunks and never whole.
 
-    Raises FileFailed (while iterating) when the file as a whole cannot be read.
+    Raises FileFailed when the file as a whole cannot be read: at once for an unusable format
+    or delimiter, otherwise while iterating.
     """
     if file_format in ("csv", "tsv"):
         delimiter = "\t" if file_format == "tsv" else (delimiter or ",")

@@ -21,6 +21,7 @@ to mark the records of rows that failed validation as seen, so they are not dele
 """
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,12 +73,9 @@ def write_file(
 class _Mapped:
     """An entity field and the file column it is read from."""
 
-    spec: FieldSpec
+    field: str
     column: str
-
-    @property
-    def field(self) -> str:
-        return self.spec.name
+    spec: FieldSpec
 
 
 @dataclass(frozen=True)
@@ -85,14 +83,8 @@ class _Plan:
     identifier: _Mapped
     mapped: tuple[_Mapped, ...]  # the identifier included
     integration_type: str
-
-    @property
-    def is_patch(self) -> bool:
-        return self.integration_type == IntegrationType.PATCH
-
-    @property
-    def is_sync(self) -> bool:
-        return self.integration_type == IntegrationType.SYNC
+    is_patch: bool
+    is_sync: bool
 
 
 def _plan(config: IngestConfig) -> _Plan:
@@ -100,7 +92,7 @@ def _plan(config: IngestConfig) -> _Plan:
         raise FileFailed(f"unknown Integration Type {config.integration_type!r}")
     specs = {spec.name: spec for spec in config.fields}
     mapped = tuple(
-        _Mapped(specs[name], column)
+        _Mapped(name, column, specs[name])
         for name, column in config.mapping.items()
         if name in specs and column
     )
@@ -110,13 +102,20 @@ def _plan(config: IngestConfig) -> _Plan:
         if unique is None:
             raise FileFailed("the entity has no unique identifier field")
         raise FileFailed(f"the unique identifier field {unique!r} is not mapped to a column")
-    return _Plan(identifier, mapped, config.integration_type)
+    integration_type = config.integration_type
+    return _Plan(
+        identifier,
+        mapped,
+        integration_type,
+        is_patch=integration_type == IntegrationType.PATCH,
+        is_sync=integration_type == IntegrationType.SYNC,
+    )
 
 
 # --- one row --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Candidate:
     """A row with a usable unique identifier. `data` is None when the row failed validation:
     Sync still marks its record as seen so that it is not deleted."""
@@ -143,10 +142,11 @@ def _clean_row(row: ParsedRow, plan: _Plan) -> tuple[dict[str, Any], list[RowErr
     data: dict[str, Any] = {}
     errors: list[RowError] = []
     absent: list[str] = []
+    values = row.values
     for mapped in plan.mapped:
-        if mapped.column in row.values:
+        if mapped.column in values:
             try:
-                data[mapped.field] = _clean(mapped, row.values[mapped.column])
+                data[mapped.field] = _clean(mapped, values[mapped.column])
             except InvalidValue as exc:
                 errors.append(RowError(row.line, mapped.column, _reason(mapped, str(exc))))
         elif mapped.spec.required:
@@ -161,7 +161,7 @@ def _clean_row(row: ParsedRow, plan: _Plan) -> tuple[dict[str, Any], list[RowErr
 
 def _clean(mapped: _Mapped, raw: Any) -> Any:
     value = clean_value(mapped.spec, raw)
-    if isinstance(value, str):
+    if value.__class__ is str and ("\x00" in value or not value.isascii()):
         _check_storable(value)
     return value
 
@@ -310,10 +310,10 @@ class _Existing:
     data: dict[str, Any] | None  # only where the merge happens in Python (SQLite)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Write:
     external_id: str
-    data_json: str
+    data: dict[str, Any]
     is_new: bool
 
 
@@ -331,14 +331,11 @@ class _BatchWriter:
     def write(self) -> None:
         sql = self.file.sql
         ids = {candidate.external_id for candidate in self.batch}
-        self.existing = sql.existing(ids, with_data=sql.merges_in_python and self._merges)
+        merges = self.file.plan.integration_type != IntegrationType.INSERT
+        self.existing = sql.existing(ids, with_data=merges and sql.merges_in_python)
         for candidate in self.batch:
             self._decide(candidate)
         self._execute()
-
-    @property
-    def _merges(self) -> bool:
-        return self.file.plan.integration_type != IntegrationType.INSERT
 
     def _decide(self, candidate: _Candidate) -> None:
         found = self.existing.get(candidate.external_id)
@@ -393,7 +390,7 @@ class _BatchWriter:
         data = candidate.data or {}
         if found is not None and found.data is not None:
             data = {**found.data, **data}
-        return _Write(candidate.external_id, _dumps(data), found is None)
+        return _Write(candidate.external_id, data, found is None)
 
     def _execute(self) -> None:
         if self.file.is_doomed:
@@ -416,14 +413,14 @@ class _BatchWriter:
             sql.mark_seen(self.seen)
 
 
-def _dumps(data: dict[str, Any]) -> str:
+def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 # --- SQL ------------------------------------------------------------------------------------
 
 
-class _Sql:
+class _Sql(ABC):
     """The writer's statements; subclasses hold each database vendor's dialect."""
 
     merges_in_python = False
@@ -447,23 +444,29 @@ class _Sql:
             rows = cursor.fetchall() if cursor.description else []
             return cursor.rowcount, rows
 
+    @abstractmethod
     def existing(self, ids: set[str], *, with_data: bool) -> dict[str, _Existing]:
-        raise NotImplementedError
+        """The records among `ids`; their data only if `with_data`."""
 
+    @abstractmethod
     def insert(self, writes: list[_Write]) -> int:
-        raise NotImplementedError
+        """Insert new records, leaving existing ones alone; the number inserted."""
 
+    @abstractmethod
     def upsert(self, writes: list[_Write]) -> tuple[int, int]:
-        raise NotImplementedError
+        """Insert or merge into records this file has not written yet; (created, updated)."""
 
+    @abstractmethod
     def update(self, writes: list[_Write]) -> int:
-        raise NotImplementedError
+        """Merge into existing records this file has not written yet; the number updated."""
 
+    @abstractmethod
     def mark_seen(self, ids: list[str]) -> None:
-        raise NotImplementedError
+        """Give these records the file's token without changing them (Sync keeps them)."""
 
+    @abstractmethod
     def delete_unseen(self) -> int:
-        raise NotImplementedError
+        """Delete the entity's records without the file's token; the number deleted."""
 
 
 def _sql_for(config: IngestConfig, now: datetime) -> _Sql:
@@ -475,25 +478,33 @@ def _sql_for(config: IngestConfig, now: datetime) -> _Sql:
 
 
 class _PostgresSql(_Sql):
-    """Rows travel as two arrays through unnest(), so a statement's text does not grow with
-    the batch; jsonb's || merges the row's values into the record's data."""
+    """A batch travels as one JSON document read by jsonb_to_recordset(): one parameter,
+    serialised in C (text arrays are quoted element by element in Python by psycopg's client
+    side binding, which Django uses). jsonb's || merges the row's values into the record's
+    data."""
 
     _INSERT = (
         "INSERT INTO {table} AS r ({entity_type}, {external_id}, {data}, {last_file_id}, "
         "{created_at}, {updated_at}) "
-        "SELECT %s, u.external_id, u.data::jsonb, %s, %s, %s "
-        "FROM unnest(%s::text[], %s::text[]) AS u(external_id, data) "
+        "SELECT %s, u.external_id, u.data, %s, %s, %s "
+        "FROM jsonb_to_recordset(%s::jsonb) AS u(external_id text, data jsonb) "
         "ON CONFLICT ({entity_type}, {external_id}) "
     )
 
+    def _run(
+        self, template: str, params: list[Any], **parts: str
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        ids_from_json = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
+        return super()._run(template, params, ids_from_json=ids_from_json, **parts)
+
     def _insert_params(self, writes: list[_Write]) -> list[Any]:
-        return [self.entity_type_id, self.token, self.now, self.now, *_arrays(writes)]
+        return [self.entity_type_id, self.token, self.now, self.now, _batch_json(writes)]
 
     def existing(self, ids: set[str], *, with_data: bool) -> dict[str, _Existing]:
         _, rows = self._run(
             "SELECT {external_id}, {last_file_id} FROM {table} "
-            "WHERE {entity_type} = %s AND {external_id} = ANY(%s::text[])",
-            [self.entity_type_id, list(ids)],
+            "WHERE {entity_type} = %s AND {external_id} = ANY({ids_from_json})",
+            [self.entity_type_id, _dumps(list(ids))],
         )
         return {external_id: _Existing(last_file_id, None) for external_id, last_file_id in rows}
 
@@ -514,19 +525,20 @@ class _PostgresSql(_Sql):
 
     def update(self, writes: list[_Write]) -> int:
         count, _ = self._run(
-            "UPDATE {table} AS r SET {data} = r.{data} || u.data::jsonb, {last_file_id} = %s, "
-            "{updated_at} = %s FROM unnest(%s::text[], %s::text[]) AS u(external_id, data) "
+            "UPDATE {table} AS r SET {data} = r.{data} || u.data, {last_file_id} = %s, "
+            "{updated_at} = %s "
+            "FROM jsonb_to_recordset(%s::jsonb) AS u(external_id text, data jsonb) "
             "WHERE r.{entity_type} = %s AND r.{external_id} = u.external_id "
             "AND r.{last_file_id} IS DISTINCT FROM %s",
-            [self.token, self.now, *_arrays(writes), self.entity_type_id, self.token],
+            [self.token, self.now, _batch_json(writes), self.entity_type_id, self.token],
         )
         return count
 
     def mark_seen(self, ids: list[str]) -> None:
         self._run(
             "UPDATE {table} SET {last_file_id} = %s "
-            "WHERE {entity_type} = %s AND {external_id} = ANY(%s::text[])",
-            [self.token, self.entity_type_id, ids],
+            "WHERE {entity_type} = %s AND {external_id} = ANY({ids_from_json})",
+            [self.token, self.entity_type_id, _dumps(ids)],
         )
 
     def delete_unseen(self) -> int:
@@ -537,8 +549,8 @@ class _PostgresSql(_Sql):
         return count
 
 
-def _arrays(writes: list[_Write]) -> list[list[str]]:
-    return [[w.external_id for w in writes], [w.data_json for w in writes]]
+def _batch_json(writes: list[_Write]) -> str:
+    return _dumps([{"external_id": w.external_id, "data": w.data} for w in writes])
 
 
 class _SqliteSql(_Sql):
@@ -571,7 +583,7 @@ class _SqliteSql(_Sql):
         total = 0
         for part in _parts(writes):
             rows = ", ".join(["(%s, %s)"] * len(part))
-            values = [value for w in part for value in (w.external_id, w.data_json)]
+            values = [value for w in part for value in (w.external_id, _dumps(w.data))]
             count, _ = self._run(template, [*before, *values, *after], rows=rows)
             total += count
         return total
