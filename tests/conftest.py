@@ -10,6 +10,7 @@ import boto3
 import pytest
 from django.contrib.auth.models import Group, User
 
+from tests.support.celery_worker import celery_worker, flush_broker
 from tests.support.moto_server import moto_server as start_moto_server
 
 # The platform's own AWS credentials (used for STS AssumeRole) point at moto, never at AWS.
@@ -47,6 +48,14 @@ def team(bob: User) -> Group:
 def moto_url() -> Iterator[str]:
     with start_moto_server() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup: Any, moto_url: str) -> Iterator[Any]:
+    """A real Celery worker process on the test database and broker (integration tier)."""
+    flush_broker()
+    with celery_worker(moto_url, name="w1") as process:
+        yield process
 
 
 @pytest.fixture

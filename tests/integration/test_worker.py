@@ -8,8 +8,7 @@ import pytest
 from entities.models import Record
 from ingest import services, tasks
 from ingest.models import FileState, Run, RunStatus, RunTrigger, SourceFile
-from tests.integration.conftest import wait_for
-from tests.support.celery_worker import celery_worker
+from tests.support.celery_worker import celery_worker, wait_for
 from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put
 
 pytestmark = [

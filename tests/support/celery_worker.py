@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -97,3 +97,12 @@ def _wait_ready(process: subprocess.Popen[bytes], name: str, log_path: Path) -> 
         if any(name in next(iter(reply)) for reply in replies):
             return
     raise RuntimeError(f"celery worker did not become ready; see {log_path}")
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
