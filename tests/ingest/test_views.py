@@ -1,0 +1,96 @@
+"""Run pages: history with filters, a run's report, live progress, CSV export, access."""
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from ingest import reports, services
+from ingest.models import Run
+from tests.support.factories import BAD_CSV, GOOD_CSV, make_connector, put
+
+
+@pytest.fixture
+def finished_run(alice, bucket, s3_endpoint, s3_client) -> Run:
+    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+    return services.run_inline(services.start_run(connector, trigger="manual", user=alice))
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_run_page_shows_each_file_and_each_bad_row(alice, finished_run) -> None:
+    page = signed_in(alice).get(finished_run.get_absolute_url()).content.decode()
+    assert "Completed with failed files" in page
+    assert "moved to <code>done/good.csv</code>" in page
+    assert "failed/bad.csv.errors.txt" in page
+    assert "1 of 2 rows is invalid" in page
+    assert "&#x27;not-an-email&#x27; is not an email address" in page
+
+
+def test_the_history_filters_scheduled_and_manual_runs(alice, finished_run) -> None:
+    Run.objects.create(connector=finished_run.connector, trigger="scheduled")
+    client = signed_in(alice)
+    url = f"/connectors/{finished_run.connector_id}/runs/"
+    assert client.get(url).content.decode().count('class="badge status-') == 2
+    manual = client.get(url + "?trigger=manual").content.decode()
+    assert manual.count('class="badge status-') == 1 and "Manual" in manual
+
+
+def test_progress_is_served_as_json(alice, finished_run) -> None:
+    url = finished_run.get_absolute_url() + "progress.json"
+    progress = signed_in(alice).get(url).json()
+    assert progress["status"] == "partial" and progress["active"] is False
+    assert (progress["files_succeeded"], progress["files_failed"]) == (1, 1)
+
+
+def test_the_report_exports_files_and_bad_rows_as_csv(alice, finished_run) -> None:
+    response = signed_in(alice).get(finished_run.get_absolute_url() + "report.csv")
+    assert response["Content-Type"] == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    by_file = {(r["file"], r["error_line"]) for r in rows}
+    assert ("incoming/good.csv", "") in by_file
+    assert ("incoming/bad.csv", "3") in by_file
+    bad = next(r for r in rows if r["error_line"] == "3")
+    assert bad["error_column"] == "email" and "not an email address" in bad["error_reason"]
+
+
+def test_report_cells_cannot_become_spreadsheet_formulas() -> None:
+    lines = list(reports.csv_lines(iter([["=1+1", "-2", "@x", "+y", "plain"]])))
+    assert lines == ["'=1+1,'-2,'@x,'+y,plain\r\n"]
+
+
+def test_others_get_404_on_every_run_url(charlie, finished_run) -> None:
+    client = signed_in(charlie)
+    base = finished_run.get_absolute_url()
+    for url in (
+        f"/connectors/{finished_run.connector_id}/runs/",
+        base,
+        base + "progress.json",
+        base + "report.csv",
+    ):
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"/connectors/{finished_run.connector_id}/run/").status_code == 404
+
+
+def test_a_view_share_sees_runs_but_cannot_start_one(bob, team, finished_run) -> None:
+    finished_run.connector.shares.create(group=team, access=1)
+    client = signed_in(bob)
+    assert client.get(finished_run.get_absolute_url()).status_code == 200
+    assert client.post(f"/connectors/{finished_run.connector_id}/run/").status_code == 404
+
+
+def test_run_now_on_a_disabled_connector_says_why(alice, finished_run) -> None:
+    connector = finished_run.connector
+    connector.enabled = False
+    connector.save()
+    response = signed_in(alice).post(f"/connectors/{connector.pk}/run/", follow=True)
+    assert "is disabled; enable it to run it" in response.content.decode()
+    assert Run.objects.filter(connector=connector).count() == 1
