@@ -104,7 +104,7 @@ def _path_field(label: str, help_text: str) -> forms.CharField:
 class S3SettingsForm(forms.Form):
     bucket = forms.CharField(
         label="Bucket",
-        max_length=63,
+        max_length=255,  # validate_bucket_name explains the real limit of 63
         help_text="The S3 bucket that holds the files, e.g. acme-customer-exports.",
     )
     auth_type = forms.ChoiceField(

@@ -1,0 +1,204 @@
+"""The Source Specific Settings form: every rule of the spec's S3 screen, with its message."""
+
+from typing import Any
+
+import pytest
+
+from connectors import crypto
+from connectors.paths import InvalidPath, normalize_dir
+from connectors.sources.s3 import S3SettingsForm
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def form(**overrides: Any) -> S3SettingsForm:
+    data = {
+        "bucket": "acme-data",
+        "auth_type": "access_key",
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+        "access_key_secret": SECRET,
+        "iam_role_arn": "",
+        "region": "",
+        "endpoint_url": "",
+        "source_path": "incoming/",
+        "success_path": "done/",
+        "failed_path": "failed/",
+    }
+    stored = overrides.pop("stored_secret", "")
+    data.update(overrides)
+    return S3SettingsForm(data=data, stored_secret=stored)
+
+
+def errors(f: S3SettingsForm, field: str) -> str:
+    assert not f.is_valid()
+    return " ".join(f.errors.get(field, []))
+
+
+def test_it_accepts_a_complete_access_key_connection(db) -> None:
+    f = form()
+    assert f.is_valid(), f.errors
+    assert crypto.decrypt(f.cleaned_data["access_key_secret"]) == SECRET
+
+
+@pytest.mark.parametrize(
+    ("bucket", "message"),
+    [
+        ("ab", "3 to 63 characters"),
+        ("a" * 64, "3 to 63 characters"),
+        ("Acme-Data", "lower-case letters"),
+        ("acme_data", "lower-case letters"),
+        ("-acme", "lower-case letters"),
+        ("acme..data", "two adjacent dots"),
+        ("acme.-data", "dot next to a hyphen"),
+        ("192.168.1.10", "IP address"),
+        ("xn--acme", "reserves"),
+        ("acme-s3alias", "reserves"),
+    ],
+)
+def test_it_rejects_bad_bucket_names(db, bucket: str, message: str) -> None:
+    assert message in errors(form(bucket=bucket), "bucket")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::123456789012:role/loadbay",
+        "arn:aws:iam::123456789012:role/service-role/loadbay-reader",
+        "arn:aws:iam::000000000000:role/a+b=c,d.e@f-g_h",
+    ],
+)
+def test_it_accepts_role_arns(db, arn: str) -> None:
+    f = form(auth_type="iam_role", iam_role_arn=arn, access_key_id="", access_key_secret="")
+    assert f.is_valid(), f.errors
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::12345678901:role/short-account",
+        "arn:aws:iam::123456789012:user/alice",
+        "arn:aws:s3:::acme-data",
+        "arn:aws:iam::123456789012:role/",
+        "123456789012:role/loadbay",
+    ],
+)
+def test_it_rejects_bad_arns(db, arn: str) -> None:
+    f = form(auth_type="iam_role", iam_role_arn=arn)
+    assert "arn:aws:iam::<12-digit account ID>:role/<role name>" in errors(f, "iam_role_arn")
+
+
+@pytest.mark.parametrize(
+    "key_id", ["akiaiosfodnn7example", "AKIA-123", "AKIA123", "AKIA IOSFODNN7EXAMPLE"]
+)
+def test_it_rejects_malformed_access_key_ids(db, key_id: str) -> None:
+    assert "16 to 128 upper-case letters and digits" in errors(
+        form(access_key_id=key_id), "access_key_id"
+    )
+
+
+def test_access_key_fields_are_required_for_access_key_auth(db) -> None:
+    f = form(access_key_id="", access_key_secret="")
+    assert "Enter the Access Key ID." in errors(f, "access_key_id")
+    assert "Enter the Access Key Secret." in errors(f, "access_key_secret")
+
+
+def test_iam_role_auth_requires_the_arn_and_discards_the_keys(db) -> None:
+    assert "Enter the IAM ARN" in errors(form(auth_type="iam_role"), "iam_role_arn")
+    f = form(auth_type="iam_role", iam_role_arn="arn:aws:iam::123456789012:role/x")
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["access_key_id"] == "" and f.cleaned_data["access_key_secret"] == ""
+
+
+def test_access_key_auth_discards_the_arn(db) -> None:
+    f = form(iam_role_arn="arn:aws:iam::123456789012:role/x")
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["iam_role_arn"] == ""
+
+
+def test_a_blank_secret_keeps_the_stored_one(db) -> None:
+    stored = crypto.encrypt("an-older-secret-value-1234")
+    f = form(access_key_secret="", stored_secret=stored)
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["access_key_secret"] == stored
+
+
+def test_a_short_secret_is_refused(db) -> None:
+    assert "at least 16 characters" in errors(form(access_key_secret="short"), "access_key_secret")
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("", ""),
+        ("/", ""),
+        ("/a//b", "a/b/"),
+        ("a/b/", "a/b/"),
+        (" in coming ", "in coming/"),
+        ("a\\b", "a/b/"),
+    ],
+)
+def test_paths_are_normalised(raw: str, normalised: str) -> None:
+    assert normalize_dir(raw) == normalised
+
+
+@pytest.mark.parametrize("raw", ["a/../b", "./a", "a/\x00"])
+def test_unsafe_paths_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidPath):
+        normalize_dir(raw)
+
+
+def test_target_directories_must_differ_from_the_source(db) -> None:
+    assert "must differ from the Source" in errors(form(success_path="/incoming"), "success_path")
+    assert "must differ from the Source" in errors(form(failed_path="incoming//"), "failed_path")
+
+
+def test_successful_and_failed_directories_must_differ(db) -> None:
+    assert "must differ from the Successful" in errors(
+        form(success_path="out/", failed_path="out/"), "failed_path"
+    )
+
+
+def test_a_target_containing_the_source_is_refused(db) -> None:
+    f = form(source_path="data/incoming/", success_path="data/")
+    assert "cannot contain the Source" in errors(f, "success_path")
+
+
+def test_a_target_inside_the_source_is_accepted_with_a_note(db) -> None:
+    f = form(success_path="incoming/done/")
+    assert f.is_valid(), f.errors
+    assert any("never picked up" in note for note in f.notes)
+
+
+def test_custom_endpoints_are_refused_when_none_are_allowed(db, settings) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = []
+    assert "AWS S3 only" in errors(form(endpoint_url="https://minio.example.com"), "endpoint_url")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:9000",
+        "http://10.0.0.1",
+        "http://[::1]:9000",
+        "https://minio.example.com:9001",
+        "https://user:pw@minio.example.com:9000",
+        "file:///etc/passwd",
+    ],
+)
+def test_only_listed_endpoints_are_accepted(db, settings, url: str) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = ["https://minio.example.com:9000"]
+    assert errors(form(endpoint_url=url), "endpoint_url")
+
+
+def test_a_listed_endpoint_is_accepted(db, settings) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = ["https://minio.example.com:9000"]
+    f = form(endpoint_url="https://minio.example.com:9000/")
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["endpoint_url"] == "https://minio.example.com:9000"
+
+
+def test_the_iam_role_screen_shows_the_trust_policy_with_the_external_id(db) -> None:
+    f = S3SettingsForm(external_id="loadbay-abc123")
+    assert '"sts:ExternalId": "loadbay-abc123"' in f.trust_policy
+    assert "sts:AssumeRole" in f.trust_policy
