@@ -248,6 +248,11 @@ class S3SettingsForm(forms.Form):
         cleaned = super().clean()
         self._clean_auth(cleaned)
         self._clean_directories(cleaned)
+        if cleaned.get("access_key_secret"):
+            # Re-displayed forms (errors, Test connection) say a secret is held for them.
+            self.fields["access_key_secret"].widget.attrs["placeholder"] = (
+                f"{SECRET_MASK} stored — leave blank to keep it"
+            )
         return cleaned
 
     def _clean_auth(self, cleaned: dict[str, Any]) -> None:

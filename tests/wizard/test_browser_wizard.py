@@ -1,0 +1,177 @@
+"""The whole wizard in chromium: steps, Back, fields that appear by choice, errors, Test
+connection, save, edit, disable and delete."""
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from connectors.models import Connector
+from tests.support.browser import browser_page, chromium, sign_in  # noqa: F401 (fixtures)
+from tests.support.factories import SECRET
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+AUTH = "input[name=source_settings-auth_type]"
+
+
+def through_to_source_settings(page: Page, name: str = "Web profiles") -> None:
+    page.goto("/connectors/new/")
+    expect(page.locator(".step.current")).to_contain_text("Entity Selection")
+    page.select_option("select[name=entity-entity]", label="Profile")
+    page.click("#next")
+    expect(page.locator(".step.current")).to_contain_text("Entity Specific Settings")
+    page.check("input[name=entity_settings-integration_type][value=upsert]")
+    page.select_option("select[name=entity_settings-file_format]", "json")
+    expect(page.locator("select[name=entity_settings-csv_delimiter]")).to_be_hidden()
+    page.select_option("select[name=entity_settings-file_format]", "csv")
+    expect(page.locator("select[name=entity_settings-csv_delimiter]")).to_be_visible()
+    page.fill("input[name=entity_settings-file_pattern]", "profiles_")
+    page.click("#next")
+    page.fill("input[name=source-name]", name)
+    page.click("button[name=wizard_goto_step]")  # Back
+    expect(page.locator("input[name=entity_settings-file_pattern]")).to_have_value("profiles_")
+    page.click("#next")
+    expect(page.locator("input[name=source-name]")).to_have_value(name)
+    page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Source Specific Settings")
+
+
+def test_it_creates_an_access_key_connector(
+    browser_page: Page,  # noqa: F811
+    alice: Any,
+    bucket: str,
+    s3_endpoint: str,
+) -> None:
+    page = browser_page
+    sign_in(page, "alice")
+    through_to_source_settings(page)
+
+    key_id = page.locator("input[name=source_settings-access_key_id]")
+    arn = page.locator("input[name=source_settings-iam_role_arn]")
+    expect(key_id).to_be_hidden()
+    expect(arn).to_be_hidden()
+    page.check(f"{AUTH}[value=iam_role]")
+    expect(arn).to_be_visible()
+    expect(page.locator("#trust-policy")).to_contain_text("sts:ExternalId")
+    expect(key_id).to_be_hidden()
+    page.check(f"{AUTH}[value=access_key]")
+    expect(key_id).to_be_visible()
+    expect(page.locator("input[name=source_settings-access_key_secret]")).to_be_visible()
+    expect(arn).to_be_hidden()
+
+    page.fill("input[name=source_settings-bucket]", "Bad_Bucket")
+    page.fill("input[name=source_settings-access_key_id]", "AKIAIOSFODNN7EXAMPLE")
+    page.fill("input[name=source_settings-access_key_secret]", SECRET)
+    page.fill("input[name=source_settings-source_path]", "/incoming")
+    page.fill("input[name=source_settings-success_path]", "incoming")
+    page.click("#next")
+    expect(page.locator("#field-source_settings-bucket .field-errors")).to_contain_text(
+        "lower-case letters"
+    )
+    expect(page.locator("#field-source_settings-success_path .field-errors")).to_contain_text(
+        "must differ from the Source"
+    )
+    assert SECRET not in page.content()
+
+    page.fill("input[name=source_settings-bucket]", bucket)
+    page.fill("input[name=source_settings-access_key_secret]", SECRET)
+    page.fill("input[name=source_settings-success_path]", "done")
+    page.fill("input[name=source_settings-failed_path]", "failed")
+    page.click("details summary")
+    page.fill("input[name=source_settings-endpoint_url]", s3_endpoint)
+    page.click("#test-connection")
+    expect(page.locator("#connection-checks")).to_contain_text("List the Source Files Directory")
+    expect(page.locator("#connection-checks .check.fail")).to_have_count(0)
+    page.screenshot(path="/tmp/loadbay-wizard-source-settings.png", full_page=True)
+
+    page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Review")
+    expect(page.locator("main")).to_contain_text("••••••••")
+    assert SECRET not in page.content()
+    page.click("#save")
+
+    expect(page.locator("#source-settings")).to_contain_text("incoming/")
+    assert SECRET not in page.content()
+    connector = Connector.objects.get(name="Web profiles")
+    assert connector.s3.access_key_secret() == SECRET
+    assert connector.file_pattern == "profiles_"
+
+
+def test_it_creates_an_iam_role_connector_and_edits_it(
+    browser_page: Page,  # noqa: F811
+    alice: Any,
+    bucket: str,
+    s3_endpoint: str,
+) -> None:
+    page = browser_page
+    sign_in(page, "alice")
+    through_to_source_settings(page, name="Role profiles")
+    page.fill("input[name=source_settings-bucket]", bucket)
+    page.check(f"{AUTH}[value=iam_role]")
+    page.fill("input[name=source_settings-iam_role_arn]", "arn:aws:iam::123:role/x")
+    page.click("#next")
+    expect(page.locator("#field-source_settings-iam_role_arn .field-errors")).to_contain_text(
+        "12-digit account ID"
+    )
+    external_id = page.locator("#external-id").inner_text()
+    page.fill("input[name=source_settings-iam_role_arn]", "arn:aws:iam::123456789012:role/loadbay")
+    page.click("details summary")
+    page.fill("input[name=source_settings-endpoint_url]", s3_endpoint)
+    page.click("#next")
+    page.click("#save")
+    expect(page.locator("#source-settings")).to_contain_text(external_id)
+    connector = Connector.objects.get(name="Role profiles")
+    assert connector.s3.auth_type == "iam_role" and connector.s3.external_id == external_id
+
+    page.click("#edit")
+    expect(page.locator("select[name=entity-entity] option:checked")).to_have_text("Profile")
+    page.click("#next")
+    page.click("#next")
+    page.fill("input[name=source-name]", "Role profiles (renamed)")
+    page.click("#next")
+    expect(page.locator("input[name=source_settings-iam_role_arn]")).to_have_value(
+        "arn:aws:iam::123456789012:role/loadbay"
+    )
+    page.click("#next")
+    page.click("#save")
+    expect(page.locator("h1")).to_contain_text("Role profiles (renamed)")
+    connector.refresh_from_db()
+    assert connector.name == "Role profiles (renamed)" and connector.s3.external_id == external_id
+
+    page.click("#disable")
+    expect(page.locator("h1 .badge")).to_have_text("Disabled")
+    page.click("#enable")
+    expect(page.locator("h1 .badge")).to_have_text("Enabled")
+    page.click("#delete")
+    page.click("#confirm-delete")
+    expect(page.locator(".messages")).to_contain_text("deleted")
+    assert not Connector.objects.filter(pk=connector.pk).exists()
+
+
+def test_editing_with_a_blank_secret_keeps_it(
+    browser_page: Page,  # noqa: F811
+    alice: Any,
+    bucket: str,
+    s3_endpoint: str,
+) -> None:
+    from tests.support.factories import make_connector
+
+    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
+    page = browser_page
+    sign_in(page, "alice")
+    page.goto(f"/connectors/{connector.pk}/edit/")
+    for _ in range(3):
+        page.click("#next")
+    secret = page.locator("input[name=source_settings-access_key_secret]")
+    expect(secret).to_have_value("")
+    expect(secret).to_have_attribute("placeholder", "•••••••• stored — leave blank to keep it")
+    page.fill("input[name=source_settings-failed_path]", "")
+    page.click("#next")
+    page.click("#save")
+    connector.refresh_from_db()
+    assert connector.s3.failed_path == ""
+    assert connector.s3.access_key_secret() == SECRET
