@@ -1,6 +1,7 @@
 """Shared fixtures: named users (alice owns, bob shares, charlie has no access), a moto S3/STS
 server over HTTP, and buckets in it."""
 
+import importlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -10,8 +11,11 @@ import boto3
 import pytest
 from django.contrib.auth.models import Group, User
 
-from tests.support.celery_worker import celery_worker, flush_broker
+# Browser fixtures (one Playwright per session), shared by every browser test module.
+from tests.support.browser import browser_page, chromium  # noqa: F401
+from tests.support.celery_worker import celery_worker, flush_broker, integration_env
 from tests.support.moto_server import moto_server as start_moto_server
+from tests.support.users import PASSWORD
 
 # The platform's own AWS credentials (used for STS AssumeRole) point at moto, never at AWS.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIAPLATFORMTESTKEY01")
@@ -19,7 +23,21 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "platform-test-secret-00000000000
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
 
-PASSWORD = "correct-horse-battery-staple"
+
+@pytest.fixture(autouse=True)
+def builtin_entities(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush the database; bring back the built-in entity types that a
+    data migration created (the same function, so they are exactly the same)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    create_builtin = importlib.import_module(
+        "entities.migrations.0002_builtin_entities"
+    ).create_builtin
+    create_builtin(apps, None)
 
 
 @pytest.fixture
@@ -53,6 +71,7 @@ def moto_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def worker(django_db_setup: Any, moto_url: str) -> Iterator[Any]:
     """A real Celery worker process on the test database and broker (integration tier)."""
+    integration_env(moto_url)  # fails with a clear message without PostgreSQL and Redis
     flush_broker()
     with celery_worker(moto_url, name="w1") as process:
         yield process

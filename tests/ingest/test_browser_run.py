@@ -8,13 +8,13 @@ from playwright.sync_api import Page, expect
 
 from connectors.models import Connector
 from ingest.models import Run
-from tests.support.browser import browser_page, chromium, sign_in  # noqa: F401 (fixtures)
+from tests.support.browser import sign_in
 from tests.support.factories import BAD_CSV, GOOD_CSV, SECRET, keys, put
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.integration,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 
@@ -42,7 +42,7 @@ def create_connector_in_wizard(page: Page, bucket: str, endpoint: str) -> None:
 
 
 def test_run_now_moves_each_file_where_the_spec_says(
-    browser_page: Page,  # noqa: F811 (the fixture imported above)
+    browser_page: Page,
     worker: Any,
     alice: Any,
     bucket: str,

@@ -13,7 +13,7 @@ from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

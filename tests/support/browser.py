@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import PASSWORD
+from tests.support.users import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test body
 # are still synchronous and safe.

@@ -7,12 +7,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from connectors.models import Connector
-from tests.support.browser import browser_page, chromium, sign_in  # noqa: F401 (fixtures)
+from tests.support.browser import sign_in
 from tests.support.factories import SECRET
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 AUTH = "input[name=source_settings-auth_type]"
@@ -41,7 +41,7 @@ def through_to_source_settings(page: Page, name: str = "Web profiles") -> None:
 
 
 def test_it_creates_an_access_key_connector(
-    browser_page: Page,  # noqa: F811
+    browser_page: Page,
     alice: Any,
     bucket: str,
     s3_endpoint: str,
@@ -102,7 +102,7 @@ def test_it_creates_an_access_key_connector(
 
 
 def test_it_creates_an_iam_role_connector_and_edits_it(
-    browser_page: Page,  # noqa: F811
+    browser_page: Page,
     alice: Any,
     bucket: str,
     s3_endpoint: str,
@@ -153,7 +153,7 @@ def test_it_creates_an_iam_role_connector_and_edits_it(
 
 
 def test_editing_with_a_blank_secret_keeps_it(
-    browser_page: Page,  # noqa: F811
+    browser_page: Page,
     alice: Any,
     bucket: str,
     s3_endpoint: str,

@@ -1,0 +1,3 @@
+"""Shared constants for test users."""
+
+PASSWORD = "correct-horse-battery-staple"
