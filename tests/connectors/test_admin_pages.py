@@ -63,3 +63,22 @@ def test_custom_entities_appear_in_the_wizard(db, alice) -> None:
     assert (
         'optgroup label="System entities"' in page and 'optgroup label="Standard entities"' in page
     )
+
+
+def test_the_admin_run_now_action_starts_a_run(
+    db, alice, django_capture_on_commit_callbacks
+) -> None:
+    from ingest.models import Run
+
+    connector = make_connector(alice, bucket="acme-data", endpoint="")
+    client = admin_client(db)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            "/admin/connectors/connector/",
+            {"action": "run_now", "_selected_action": [connector.pk]},
+            follow=True,
+        )
+    run = Run.objects.get(connector=connector)
+    assert run.trigger == "manual" and run.triggered_by.username == "root"
+    assert f"Run {run.pk} of" in response.content.decode()
+    assert len(callbacks) == 1  # the task is sent once the transaction commits
