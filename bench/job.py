@@ -1,0 +1,245 @@
+"""One measured job, run in a fresh process so its peak memory is its own.
+
+python -m bench.job <name> '<json args>'   ->  prints one JSON line with the result
+"""
+
+import csv
+import io
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+django.setup()
+
+import boto3  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+
+from connectors import crypto  # noqa: E402
+from connectors import services as connector_services  # noqa: E402
+from connectors.models import Connector  # noqa: E402
+from entities.models import EntityField, EntityType, Record  # noqa: E402
+from ingest import services  # noqa: E402
+from ingest.models import FileState, Run, SourceFile  # noqa: E402
+
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+FIELDS = [
+    ("customer_id", "text", True),
+    ("first_name", "text", False),
+    ("last_name", "text", False),
+    ("email", "email", False),
+    ("phone", "phone", False),
+    ("city", "text", False),
+    ("country", "text", False),
+    ("signup_date", "date", False),
+    ("score", "integer", False),
+    ("balance", "decimal", False),
+]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def s3(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+    )
+
+
+def entity() -> EntityType:
+    bench, created = EntityType.objects.get_or_create(
+        name="Bench customer", defaults={"category": "custom"}
+    )
+    if created:
+        for position, (name, field_type, unique) in enumerate(FIELDS):
+            EntityField.objects.create(
+                entity_type=bench,
+                name=name,
+                field_type=field_type,
+                is_unique_identifier=unique,
+                position=position,
+            )
+    return bench
+
+
+def setup(args: dict[str, Any]) -> dict[str, Any]:
+    call_command("migrate", verbosity=0)
+    entity()
+    User.objects.get_or_create(username="bench")
+    return {}
+
+
+def connector(args: dict[str, Any]) -> dict[str, Any]:
+    """Create (or replace) a connector named args['name'] over args['prefix']."""
+    Connector.objects.filter(name=args["name"]).delete()
+    bench = entity()
+    prefix = args["prefix"]
+    saved = connector_services.save_connector(
+        owner=User.objects.get(username="bench"),
+        connector=None,
+        entity_type=bench,
+        entity_settings={
+            "integration_type": "upsert",
+            "file_format": "csv",
+            "csv_delimiter": ",",
+            "file_pattern": args.get("pattern", ""),
+            "error_tolerance": "0",
+            "field_mapping": {name: name for name, _, _ in FIELDS},
+            "schedule_active": False,
+            "poll_interval_minutes": 30,
+        },
+        source={"entity_source": "s3", "name": args["name"], "description": ""},
+        source_settings={
+            "bucket": args["bucket"],
+            "auth_type": "access_key",
+            "access_key_id": KEY_ID,
+            "access_key_secret": crypto.encrypt(SECRET),
+            "iam_role_arn": "",
+            "region": "",
+            "endpoint_url": args["endpoint"],
+            "source_path": f"{prefix}incoming/",
+            "success_path": f"{prefix}done/",
+            "failed_path": f"{prefix}failed/",
+        },
+    )
+    return {"connector_id": saved.pk}
+
+
+def reset_records(args: dict[str, Any]) -> dict[str, Any]:
+    with transaction.atomic():
+        Record.objects.filter(entity_type=entity()).delete()
+        SourceFile.objects.all().delete()
+        Run.objects.all().delete()
+    return {}
+
+
+def ingest(args: dict[str, Any]) -> dict[str, Any]:
+    """Our whole path: list, download, parse, validate, write, move."""
+    target = Connector.objects.get(pk=args["connector_id"])
+    started = time.perf_counter()
+    run = services.run_inline(services.start_run(target, trigger="command"))
+    elapsed = time.perf_counter() - started
+    rows = run.records_created + run.records_updated
+    if run.status != "succeeded":
+        raise SystemExit(f"run {run.pk} ended {run.status}: {run.error} {run.notes[:3]}")
+    moved = SourceFile.objects.filter(run=run, state=FileState.MOVED).count()
+    return {
+        "seconds": elapsed,
+        "rows": rows,
+        "files": run.files_seen,
+        "moved": moved,
+        "status": run.status,
+        "keys_listed": run.keys_listed,
+        "notes": run.notes[:3],
+    }
+
+
+def _stream_rows(endpoint: str, bucket: str, key: str) -> Any:
+    body = s3(endpoint).get_object(Bucket=bucket, Key=key)["Body"]
+    return csv.DictReader(io.TextIOWrapper(body, encoding="utf-8", newline=""))
+
+
+def naive(args: dict[str, Any]) -> dict[str, Any]:
+    """Baseline: one ORM update_or_create per row."""
+    bench = entity()
+    started = time.perf_counter()
+    count = 0
+    for row in _stream_rows(args["endpoint"], args["bucket"], args["key"]):
+        Record.objects.update_or_create(
+            entity_type=bench, external_id=row["customer_id"], defaults={"data": row}
+        )
+        count += 1
+        if count >= args["limit"]:
+            break
+    return {"seconds": time.perf_counter() - started, "rows": count}
+
+
+def bulk(args: dict[str, Any]) -> dict[str, Any]:
+    """Baseline: bulk_create(update_conflicts=True) in batches of 5,000."""
+    bench = entity()
+    started = time.perf_counter()
+    count = 0
+    batch: list[Record] = []
+    for row in _stream_rows(args["endpoint"], args["bucket"], args["key"]):
+        batch.append(Record(entity_type=bench, external_id=row["customer_id"], data=row))
+        if len(batch) >= 5000:
+            count += _flush(batch)
+            batch = []
+    count += _flush(batch)
+    return {"seconds": time.perf_counter() - started, "rows": count}
+
+
+def _flush(batch: list[Record]) -> int:
+    if batch:
+        Record.objects.bulk_create(
+            batch,
+            update_conflicts=True,
+            unique_fields=["entity_type", "external_id"],
+            update_fields=["data", "updated_at"],
+        )
+    return len(batch)
+
+
+def list_all(args: dict[str, Any]) -> dict[str, Any]:
+    """Baseline for the listing: collect every key in memory, as a simple poller would."""
+    started = time.perf_counter()
+    paginator = s3(args["endpoint"]).get_paginator("list_objects_v2")
+    everything = [
+        item
+        for page in paginator.paginate(Bucket=args["bucket"], Prefix=args["prefix"])
+        for item in page.get("Contents", [])
+    ]
+    return {"seconds": time.perf_counter() - started, "keys": len(everything)}
+
+
+def start_run(args: dict[str, Any]) -> dict[str, Any]:
+    from ingest import tasks
+
+    target = Connector.objects.get(pk=args["connector_id"])
+    run = services.start_run(target, trigger="manual")
+    tasks.run_connector.delay(run.pk)
+    return {"run_id": run.pk}
+
+
+def wait_run(args: dict[str, Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + args.get("timeout", 1800)
+    while time.monotonic() < deadline:
+        done = Run.objects.filter(pk=args["run_id"], finished_at__isnull=False).exists()
+        pending = SourceFile.objects.exclude(state__in=[FileState.MOVED]).count()
+        if done and pending == 0:
+            break
+        time.sleep(0.2)
+        connection.close()
+    run = Run.objects.get(pk=args["run_id"])
+    return {
+        "status": run.status,
+        "files": SourceFile.objects.count(),
+        "moved": SourceFile.objects.filter(state=FileState.MOVED).count(),
+        "succeeded": run.files_succeeded,
+        "records": Record.objects.count(),
+        "seconds": (run.finished_at - run.started_at).total_seconds(),
+    }
+
+
+JOBS = {
+    f.__name__: f
+    for f in (setup, connector, reset_records, ingest, naive, bulk, list_all, start_run, wait_run)
+}
+
+if __name__ == "__main__":
+    result = JOBS[sys.argv[1]](json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print(json.dumps(result, default=str))

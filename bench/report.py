@@ -1,0 +1,131 @@
+"""Turn bench/results/latest.json into the table `make bench` prints."""
+
+from typing import Any
+
+TARGET_ROWS_PER_SECOND = 100_000
+TARGET_PEAK_MB = 250
+
+
+def _rate(result: dict[str, Any]) -> float:
+    return result["rows"] / result["seconds"] if result.get("seconds") else 0.0
+
+
+def _line(cells: list[str]) -> str:
+    widths = [44, 16, 16, 12, 30]
+    return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False))
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [_line(["workload", "ours", "baseline", "ratio", "target"]), "-" * 130]
+    million = results.get("1_upsert_million")
+    if million:
+        for db in ("postgresql", "sqlite"):
+            r = million[db]
+            ours, bulk, naive = (
+                _rate(r["ours"]),
+                _rate(r["bulk_create"]),
+                _rate(r["update_or_create"]),
+            )
+            target = f">= {TARGET_ROWS_PER_SECOND:,} rows/s, 3x bulk" if db == "postgresql" else "-"
+            lines.append(
+                _line(
+                    [
+                        f"1. {million['rows']:,} rows upsert, {db} (rows/s)",
+                        f"{ours:,.0f}",
+                        f"bulk {bulk:,.0f}",
+                        f"{ours / bulk:.2f}x",
+                        target,
+                    ]
+                )
+            )
+            lines.append(
+                _line(
+                    [
+                        "",
+                        "",
+                        f"per-row {naive:,.0f}",
+                        f"{ours / naive:.1f}x",
+                        f"(per-row on {r['update_or_create']['rows']:,} rows)",
+                    ]
+                )
+            )
+            lines.append(
+                _line(
+                    [
+                        f"   peak memory, {db} (MB)",
+                        f"{r['ours']['peak_rss_mb']:.0f}",
+                        f"bulk {r['bulk_create']['peak_rss_mb']:.0f}",
+                        "",
+                        f"< {TARGET_PEAK_MB} MB",
+                    ]
+                )
+            )
+    big = results.get("2_big_file")
+    if big:
+        ours = big["ours"]
+        lines.append(
+            _line(
+                [
+                    f"2. {big['file_mb']:,} MB CSV, postgresql: peak MB",
+                    f"{ours['peak_rss_mb']:.0f}",
+                    "",
+                    "",
+                    f"< {TARGET_PEAK_MB} MB ({_rate(ours):,.0f} rows/s)",
+                ]
+            )
+        )
+    small = results.get("3_small_files")
+    if small:
+        ours, cli = small["ours"]["seconds"], small["aws_s3_mv"]["seconds"]
+        lines.append(
+            _line(
+                [
+                    f"3. {small['files']:,} x 1 KB files: ingest+move (s)",
+                    f"{ours:.1f}",
+                    f"aws s3 mv {cli:.1f}",
+                    f"{cli / ours:.2f}x",
+                    "ours faster than mv",
+                ]
+            )
+        )
+    listing = results.get("4_listing")
+    if listing:
+        ours, base = listing["ours"], listing["list_into_memory"]
+        lines.append(
+            _line(
+                [
+                    f"4. list {listing['keys']:,} keys, nothing new (s)",
+                    f"{ours['seconds']:.1f}",
+                    f"list-all {base['seconds']:.1f}",
+                    f"{base['seconds'] / ours['seconds']:.2f}x",
+                    "time",
+                ]
+            )
+        )
+        lines.append(
+            _line(
+                [
+                    "   peak memory (MB)",
+                    f"{ours['peak_rss_mb']:.0f}",
+                    f"list-all {base['peak_rss_mb']:.0f}",
+                    "",
+                    "must not hold listing",
+                ]
+            )
+        )
+    workers = results.get("5_workers")
+    if workers:
+        one, two = workers["1_worker"], workers["2_worker"]
+        rows = workers["files"] * workers["rows_per_file"]
+        lines.append(
+            _line(
+                [
+                    f"5. {workers['files']} files backlog, 2 workers (rows/s)",
+                    f"{rows / two['seconds']:,.0f}",
+                    f"1 worker {rows / one['seconds']:,.0f}",
+                    f"{one['seconds'] / two['seconds']:.2f}x",
+                    f"once each: {two['files'] == workers['files'] and two['records'] == rows}",
+                ]
+            )
+        )
+    return "\n".join(lines)
