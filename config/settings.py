@@ -221,5 +221,9 @@ INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default
 # Small files are processed together, up to this many per task.
 INGEST_BATCH_FILES = env.int("INGEST_BATCH_FILES", default=20)
 INGEST_BATCH_BYTES = env.int("INGEST_BATCH_BYTES", default=16 * 1024**2)
-# How long a run holds its connector's listing lock before another run may take over.
-INGEST_LOCK_SECONDS = env.int("INGEST_LOCK_SECONDS", default=900)
+# A listing run renews its connector's lock on every page of keys; if the run dies, the lock
+# lapses after this many seconds and the next run takes over.
+INGEST_LOCK_SECONDS = env.int("INGEST_LOCK_SECONDS", default=120)
+# Test-only fault injection (tests/reliability): the process kills itself at this point.
+INGEST_FAULT_POINT = env.str("INGEST_FAULT_POINT", default="")
+INGEST_FAULT_MARKER = env.str("INGEST_FAULT_MARKER", default="")

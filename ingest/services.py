@@ -22,7 +22,7 @@ from connectors.aws import S3AccessError, describe_error, make_s3_client
 from connectors.models import Connector
 from connectors.sources.s3 import params_for_connector
 from entities.validation import FieldSpec
-from ingest import reports, s3files
+from ingest import faults, reports, s3files
 from ingest.models import (
     ConnectorLock,
     FileOutcome,
@@ -101,6 +101,13 @@ def acquire_lock(run: Run) -> bool:
     return taken == 1
 
 
+def renew_lock(run: Run) -> None:
+    """A listing that is alive keeps its lock; a dead one's lock lapses within the TTL."""
+    ConnectorLock.objects.filter(connector_id=run.connector_id, run=run).update(
+        locked_until=timezone.now() + timedelta(seconds=settings.INGEST_LOCK_SECONDS)
+    )
+
+
 def release_lock(run: Run) -> None:
     ConnectorLock.objects.filter(connector_id=run.connector_id, run=run).update(
         run=None, locked_until=None
@@ -169,8 +176,10 @@ def _claimed_batches(client: Any, run: Run) -> Iterator[list[int]]:
     yield from _batches(_adopt_leftovers(run))
     layout = layout_for(connector)
     for page in s3files.list_pages(client, layout):
+        renew_lock(run)
         Run.objects.filter(pk=run.pk).update(keys_listed=F("keys_listed") + len(page))
         claimed = _claim_page(run, page)
+        faults.checkpoint("after_claim")
         if claimed:
             yield from _batches(claimed)
 
@@ -285,6 +294,7 @@ def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: boo
             if not give_up_on_transient:
                 raise
             release_claim(run_id, file_id, str(exc))
+    faults.checkpoint("after_commit")
     route_with_retries(client, run.connector, file_ids)
     complete_if_done(run_id)
 
@@ -351,6 +361,14 @@ def ingest_file(client: Any, file_id: int) -> None:
         _record_result(source_file, outcome, failure)
 
 
+def _with_fault_point(rows: Iterator[Any]) -> Iterator[Any]:
+    """Test-only: pass rows through, reaching the mid_parse fault point after the first few."""
+    for number, row in enumerate(rows):
+        if number == 3:
+            faults.checkpoint("mid_parse")
+        yield row
+
+
 class FileChanged(Exception):
     """The object changed or vanished after it was listed; its new version comes next run."""
 
@@ -374,6 +392,8 @@ def _read_and_write(client: Any, source_file: SourceFile) -> tuple[WriteOutcome,
                     key=source_file.key,
                     max_decompressed_bytes=settings.INGEST_MAX_DECOMPRESSED_BYTES,
                 )
+                if settings.INGEST_FAULT_POINT:
+                    rows = _with_fault_point(rows)
                 return write_file(rows, ingest_config(connector, source_file.pk)), None
             finally:
                 body.close()
@@ -444,6 +464,7 @@ def route_files(client: Any, connector: Connector, file_ids: list[int]) -> None:
         )
         to_remove = [f for f in files if _prepare_route(client, layout, f)]
         failures = _delete_sources(client, layout.bucket, [f.key for f in to_remove])
+        faults.checkpoint("after_delete")
         for source_file in to_remove:
             if source_file.key in failures:
                 _route_failed(
@@ -478,6 +499,7 @@ def _prepare_route(client: Any, layout: s3files.Layout, source_file: SourceFile)
                 size=source_file.size,
                 file_id=source_file.pk,
             )
+            faults.checkpoint("after_copy")
         if not succeeded:
             source_file.report_key = destination + ".errors.txt"
             s3files.put_text(

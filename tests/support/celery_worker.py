@@ -43,10 +43,16 @@ def flush_broker() -> None:
 
 @contextmanager
 def celery_worker(
-    moto_url: str, *, name: str = "w1", concurrency: int = 2, log: Path | None = None
+    moto_url: str,
+    *,
+    name: str = "w1",
+    concurrency: int = 2,
+    log: Path | None = None,
+    pool: str = "prefork",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start `celery worker`; wait until it answers a ping; stop it afterwards."""
-    env = integration_env(moto_url)
+    env = {**integration_env(moto_url), **(extra_env or {})}
     log_path = log or Path(f"/tmp/loadbay-worker-{name}-{os.getpid()}.log")
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
@@ -61,6 +67,8 @@ def celery_worker(
                 "info",
                 "-c",
                 str(concurrency),
+                "-P",
+                pool,
                 "-n",
                 f"{name}@%h",
                 "--without-gossip",
@@ -76,7 +84,8 @@ def celery_worker(
         _wait_ready(process, f"{name}@", log_path)
         yield process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
