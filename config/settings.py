@@ -213,6 +213,8 @@ LOGGING = {
 }
 
 # Ingest.
+# Seconds to wait for S3 to answer before the request is retried.
+S3_READ_TIMEOUT = env.int("S3_READ_TIMEOUT", default=60)
 # Objects larger than this are moved with a multipart copy (CopyObject's limit is 5 GiB).
 S3_MULTIPART_COPY_THRESHOLD = env.int("S3_MULTIPART_COPY_THRESHOLD", default=5 * 1024**3)
 S3_MULTIPART_COPY_PART_SIZE = env.int("S3_MULTIPART_COPY_PART_SIZE", default=512 * 1024**2)

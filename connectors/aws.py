@@ -68,7 +68,7 @@ MESSAGES = {
 def _client_config() -> Config:
     return Config(
         connect_timeout=10,
-        read_timeout=60,
+        read_timeout=settings.S3_READ_TIMEOUT,
         retries={"max_attempts": 5, "mode": "standard"},
         signature_version="s3v4",
     )
