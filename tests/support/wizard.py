@@ -5,6 +5,7 @@ from typing import Any
 from django.test import Client
 
 from entities.models import EntityType
+from tests.support.factories import PROFILE_FIELDS
 
 PREFIX = "connector_wizard"
 
@@ -33,15 +34,7 @@ def entity_settings_values(**overrides: Any) -> dict[str, Any]:
         "schedule_active": "on",
         "poll_interval_minutes": "30",
     }
-    for field in (
-        "profile_id",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "birth_date",
-        "loyalty_points",
-    ):
+    for field in PROFILE_FIELDS:
         values[f"map__{field}"] = field
     values.update(overrides)
     return values
