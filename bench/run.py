@@ -347,7 +347,8 @@ def main() -> None:
                 if number in only:
                     print(f"running workload {number}...", flush=True)
                     step()
-            (RESULTS / "latest.json").write_text(json.dumps(bench.results, indent=2))
+                    # Written after every workload, so a late failure keeps the earlier figures.
+                    (RESULTS / "latest.json").write_text(json.dumps(bench.results, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     from bench.report import table
