@@ -10,6 +10,7 @@ import os
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import django
@@ -46,6 +47,11 @@ FIELDS = [
 
 
 def peak_rss_mb() -> float:
+    """This process's own high-water mark (VmHWM). Not ru_maxrss: Linux carries that across
+    exec, so a job would report the size of the bench process that started it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -130,7 +136,9 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
     """Our whole path: list, download, parse, validate, write, move."""
     target = Connector.objects.get(pk=args["connector_id"])
     started = time.perf_counter()
-    run = services.run_inline(services.start_run(target, trigger="command"))
+    run = services.run_inline(
+        services.start_run(target, trigger="command"), parallel=args.get("parallel", 1)
+    )
     elapsed = time.perf_counter() - started
     rows = run.records_created + run.records_updated
     if run.status != "succeeded":

@@ -103,15 +103,6 @@ def upload(client: Any, path: Path, key: str) -> None:
     client.upload_file(str(path), BUCKET, key, Config=config)
 
 
-def copy_in(client: Any, source: str, key: str) -> None:
-    client.copy(
-        CopySource={"Bucket": BUCKET, "Key": source},
-        Bucket=BUCKET,
-        Key=key,
-        Config=TransferConfig(multipart_threshold=4 * 1024**3),
-    )
-
-
 def recreate_pg(url: str) -> None:
     import psycopg
 
@@ -152,12 +143,11 @@ class Bench:
         write_csv(path, rows=rows)
         upload(self.client, path, "data/million.csv")
         size_mb = path.stat().st_size / 1024**2
-        path.unlink()
         out: dict[str, Any] = {"rows": rows, "file_mb": round(size_mb, 1)}
         for label, database in (("postgresql", self.pg), ("sqlite", self.sqlite)):
             connector_id = self.connector(database, "million", "w1/")
             job("reset_records", {}, database=database)
-            copy_in(self.client, "data/million.csv", "w1/incoming/million.csv")
+            upload(self.client, path, "w1/incoming/million.csv")
             ours = job("ingest", {"connector_id": connector_id}, database=database)
             job("reset_records", {}, database=database)
             bulk = job("bulk", self.args(key="data/million.csv"), database=database)
@@ -168,6 +158,7 @@ class Bench:
                 database=database,
             )
             out[label] = {"ours": ours, "bulk_create": bulk, "update_or_create": naive}
+        path.unlink()
         self.results["1_upsert_million"] = out
 
     # 2 ---------------------------------------------------------------------------------------
@@ -197,7 +188,7 @@ class Bench:
             list(pool.map(put, range(count)))
         connector_id = self.connector(self.pg, "small", "w3/")
         job("reset_records", {}, database=self.pg)
-        ours = job("ingest", {"connector_id": connector_id}, database=self.pg)
+        ours = job("ingest", {"connector_id": connector_id, "parallel": 8}, database=self.pg)
         cli = self.aws_cli_move()
         self.results["3_small_files"] = {
             "files": count,

@@ -152,7 +152,8 @@ def _check_endpoint_allowed(endpoint_url: str) -> None:
 def make_s3_client(params: S3Params) -> Any:
     """An S3 client for the connector's bucket (assuming its role first, if it uses one)."""
     _check_endpoint_allowed(params.endpoint_url)
-    return boto3.client(
+    # A session of its own: boto3's default session is not safe to share between threads.
+    return boto3.session.Session().client(
         "s3",
         region_name=params.region or settings.AWS_DEFAULT_REGION,
         endpoint_url=params.endpoint_url or None,

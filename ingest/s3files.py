@@ -60,24 +60,29 @@ def _etag(raw: str) -> str:
     return raw.strip('"')
 
 
-def list_pages(client: Any, layout: Layout, page_size: int = 1000) -> Iterator[list[Listed]]:
-    """Pages of files the connector takes; only one page is held at a time."""
+def list_pages(
+    client: Any, layout: Layout, page_size: int = 1000
+) -> Iterator[tuple[int, list[Listed]]]:
+    """(keys on the page, the files of it the connector takes); one page held at a time."""
     paginator = client.get_paginator("list_objects_v2")
     pages = paginator.paginate(
         Bucket=layout.bucket, Prefix=layout.source, PaginationConfig={"PageSize": page_size}
     )
     for page in pages:
         contents = page.get("Contents", [])
-        yield [
-            Listed(
-                key=item["Key"],
-                etag=_etag(item["ETag"]),
-                last_modified=item["LastModified"],
-                size=item["Size"],
-            )
-            for item in contents
-            if layout.takes(item["Key"])
-        ]
+        yield (
+            len(contents),
+            [
+                Listed(
+                    key=item["Key"],
+                    etag=_etag(item["ETag"]),
+                    last_modified=item["LastModified"],
+                    size=item["Size"],
+                )
+                for item in contents
+                if layout.takes(item["Key"])
+            ],
+        )
 
 
 def open_object(client: Any, bucket: str, key: str, etag: str) -> Any:

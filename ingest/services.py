@@ -9,12 +9,13 @@ deletes and is retried until it succeeds, never ingesting again.
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -175,9 +176,9 @@ def _claimed_batches(client: Any, run: Run) -> Iterator[list[int]]:
     connector = run.connector
     yield from _batches(_adopt_leftovers(run))
     layout = layout_for(connector)
-    for page in s3files.list_pages(client, layout):
+    for key_count, page in s3files.list_pages(client, layout):
         renew_lock(run)
-        Run.objects.filter(pk=run.pk).update(keys_listed=F("keys_listed") + len(page))
+        Run.objects.filter(pk=run.pk).update(keys_listed=F("keys_listed") + key_count)
         claimed = _claim_page(run, page)
         faults.checkpoint("after_claim")
         if claimed:
@@ -456,6 +457,13 @@ def _finish(source_file: SourceFile, state: str, *, reason: str = "") -> None:
 def route_files(client: Any, connector: Connector, file_ids: list[int]) -> None:
     """Move or delete ingested files by the spec's rules; failures are kept and retried."""
     layout = layout_for(connector)
+    runs = set(SourceFile.objects.filter(pk__in=file_ids).values_list("run_id", flat=True))
+    _route(client, layout, file_ids)
+    for run_id in runs - {None}:
+        complete_if_done(run_id)  # files of earlier runs may have been the last they waited for
+
+
+def _route(client: Any, layout: s3files.Layout, file_ids: list[int]) -> None:
     with transaction.atomic():
         files = list(
             SourceFile.objects.select_for_update(skip_locked=True).filter(
@@ -555,19 +563,39 @@ def complete_if_done(run_id: int) -> None:
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.finished_at is not None or run.listed_at is None:
         return
-    if SourceFile.objects.filter(run_id=run_id, state=FileState.CLAIMED).exists():
+    files = SourceFile.objects.filter(run_id=run_id)
+    # Still in hand: waiting to be ingested, or ingested and not yet tried to be moved.
+    in_hand = Q(state=FileState.CLAIMED) | Q(state=FileState.INGESTED, route_attempts=0)
+    if files.filter(in_hand).exists():
         return
-    unrouted = SourceFile.objects.filter(run_id=run_id, state=FileState.INGESTED).count()
-    status = RunStatus.PARTIAL if (run.files_failed or unrouted) else RunStatus.SUCCEEDED
+    unrouted = files.filter(state=FileState.INGESTED).count()
+    troubled = run.files_failed or unrouted or run.notes
+    status = RunStatus.PARTIAL if troubled else RunStatus.SUCCEEDED
     Run.objects.filter(pk=run_id, finished_at__isnull=True).update(
         status=status, finished_at=timezone.now()
     )
 
 
-def run_inline(run: Run) -> Run:
-    """Run synchronously in this process (the run_connector command, tests)."""
+def run_inline(run: Run, *, parallel: int = 1) -> Run:
+    """Run in this process (the run_connector command, benchmarks, tests); with parallel > 1,
+    batches are processed by that many threads, each with its own database connection."""
+    if parallel <= 1:
+        return execute_run(run.pk, dispatch=process_batch)
+    with ThreadPoolExecutor(parallel) as pool:
+        pending: list[Future[None]] = []
 
-    def dispatch(run_id: int, file_ids: list[int]) -> None:
+        def dispatch(run_id: int, file_ids: list[int]) -> None:
+            pending.append(pool.submit(_process_batch_in_thread, run_id, file_ids))
+
+        finished = execute_run(run.pk, dispatch=dispatch)
+        for future in pending:
+            future.result()
+    complete_if_done(run.pk)
+    return Run.objects.get(pk=finished.pk)
+
+
+def _process_batch_in_thread(run_id: int, file_ids: list[int]) -> None:
+    try:
         process_batch(run_id, file_ids)
-
-    return execute_run(run.pk, dispatch=dispatch)
+    finally:
+        connections.close_all()  # this thread's connections only

@@ -10,6 +10,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The connector's name (or its id).")
+        parser.add_argument(
+            "--parallel", type=int, default=1, help="Threads processing files (default 1)."
+        )
 
     def handle(self, *args: object, **options: str) -> None:
         connector = self._find(options["name"])
@@ -17,7 +20,7 @@ class Command(BaseCommand):
             run = services.start_run(connector, trigger=RunTrigger.COMMAND)
         except services.RunRefused as exc:
             raise CommandError(str(exc)) from None
-        run = services.run_inline(run)
+        run = services.run_inline(run, parallel=int(options["parallel"]))
         self._print_summary(run)
         if run.status == RunStatus.FAILED:
             raise CommandError(run.error)
