@@ -16,6 +16,11 @@ if not target.exists():
     )
     text = text.replace("DEBUG=false", "DEBUG=true")
     text = text.replace("LOADBAY_DEMO=false", "LOADBAY_DEMO=true")
+    # Loadbay's own credentials for AssumeRole in the demo (the local demo endpoint accepts any).
+    text = text.replace("# AWS_ACCESS_KEY_ID=\n", "AWS_ACCESS_KEY_ID=AKIADEMOPLATFORM0001\n")
+    text = text.replace(
+        "# AWS_SECRET_ACCESS_KEY=\n", "AWS_SECRET_ACCESS_KEY=demo-platform-secret-not-real-000000\n"
+    )
     target.write_text(text)
     target.chmod(0o600)
     print(f"Wrote {target} with new keys (keep it private; it is git-ignored).")
