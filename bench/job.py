@@ -10,6 +10,8 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +138,10 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
     """Our whole path: list, download, parse, validate, write, move."""
     target = Connector.objects.get(pk=args["connector_id"])
     started = time.perf_counter()
-    run = services.run_inline(
-        services.start_run(target, trigger="command"), parallel=args.get("parallel", 1)
-    )
+    with _profiled(f"{target.name}-{connection.vendor}"):
+        run = services.run_inline(
+            services.start_run(target, trigger="command"), parallel=args.get("parallel", 1)
+        )
     elapsed = time.perf_counter() - started
     rows = run.records_created + run.records_updated
     if run.status != "succeeded":
@@ -153,6 +156,23 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
         "keys_listed": run.keys_listed,
         "notes": run.notes[:3],
     }
+
+
+@contextmanager
+def _profiled(label: str) -> Iterator[None]:
+    """With BENCH_PROFILE=1, sample the job with pyinstrument and keep the call tree in
+    bench/results/profile-<label>.txt (the profiler slows the job: figures are not kept)."""
+    if not os.environ.get("BENCH_PROFILE"):
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.005)
+    with profiler:
+        yield
+    out = Path(__file__).resolve().parent / "results" / f"profile-{label}.txt"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(profiler.output_text(unicode=False, show_all=False))
 
 
 def _stream_rows(endpoint: str, bucket: str, key: str) -> Any:

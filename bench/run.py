@@ -188,7 +188,8 @@ class Bench:
             list(pool.map(put, range(count)))
         connector_id = self.connector(self.pg, "small", "w3/")
         job("reset_records", {}, database=self.pg)
-        ours = job("ingest", {"connector_id": connector_id, "parallel": 8}, database=self.pg)
+        parallel = env_int("BENCH_SMALL_PARALLEL", 8)
+        ours = job("ingest", {"connector_id": connector_id, "parallel": parallel}, database=self.pg)
         cli = self.aws_cli_move()
         self.results["3_small_files"] = {
             "files": count,

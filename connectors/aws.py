@@ -3,6 +3,7 @@
 Secrets live here only in memory, in the S3Params handed to boto3; they are never logged.
 """
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,11 +150,23 @@ def _check_endpoint_allowed(endpoint_url: str) -> None:
         )
 
 
+_local = threading.local()
+
+
+def _thread_session() -> boto3.session.Session:
+    """This thread's boto3 session. boto3's default session is not safe to share between
+    threads, and a new session per client reloads the service models (~0.1 s a client); the
+    session holds no credentials: each client is given its own."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = boto3.session.Session()
+    return session
+
+
 def make_s3_client(params: S3Params) -> Any:
     """An S3 client for the connector's bucket (assuming its role first, if it uses one)."""
     _check_endpoint_allowed(params.endpoint_url)
-    # A session of its own: boto3's default session is not safe to share between threads.
-    return boto3.session.Session().client(
+    return _thread_session().client(
         "s3",
         region_name=params.region or settings.AWS_DEFAULT_REGION,
         endpoint_url=params.endpoint_url or None,

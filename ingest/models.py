@@ -109,6 +109,9 @@ class SourceFile(models.Model):
     records_deleted = models.PositiveIntegerField(default=0)
     records_skipped = models.PositiveIntegerField(default=0)
     records_failed = models.PositiveIntegerField(default=0)
+    # The object's Content-Type and user metadata as read when it was ingested: its copy keeps
+    # them without asking S3 again. None until read (and for files ingested before 0002).
+    object_headers = models.JSONField(null=True, blank=True)
     destination_key = models.CharField(max_length=1024, blank=True)
     report_key = models.CharField(max_length=1024, blank=True)
     route_attempts = models.PositiveIntegerField(default=0)

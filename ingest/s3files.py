@@ -85,9 +85,18 @@ def list_pages(
         )
 
 
-def open_object(client: Any, bucket: str, key: str, etag: str) -> Any:
-    """The object's body as a stream, only if it still has the ETag we claimed."""
-    return client.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')["Body"]
+def open_object(client: Any, bucket: str, key: str, etag: str) -> tuple[Any, dict[str, Any]]:
+    """(the object's body as a stream, its content type and metadata), only if it still has
+    the ETag we claimed."""
+    response = client.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
+    return response["Body"], _headers_of(response)
+
+
+def _headers_of(response: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "content_type": response.get("ContentType", "binary/octet-stream"),
+        "metadata": response.get("Metadata", {}),
+    }
 
 
 def destination_for(key: str, layout: Layout, target_dir: str, file_id: int, attempt: int) -> str:
@@ -126,12 +135,24 @@ def free_destination(
 
 
 def copy_object(
-    client: Any, bucket: str, source_key: str, dest_key: str, *, etag: str, size: int, file_id: int
+    client: Any,
+    bucket: str,
+    source_key: str,
+    dest_key: str,
+    *,
+    etag: str,
+    size: int,
+    file_id: int,
+    headers: dict[str, Any] | None = None,
 ) -> None:
-    """Server-side copy that keeps content type and metadata and marks the copy as ours."""
-    head = client.head_object(Bucket=bucket, Key=source_key, IfMatch=f'"{etag}"')
-    metadata = {**head.get("Metadata", {}), LEDGER_META: str(file_id)}
-    content_type = head.get("ContentType", "binary/octet-stream")
+    """Server-side copy that keeps content type and metadata and marks the copy as ours.
+    `headers` are the source's (from open_object); without them S3 is asked."""
+    if headers is None:
+        headers = _headers_of(
+            client.head_object(Bucket=bucket, Key=source_key, IfMatch=f'"{etag}"')
+        )
+    metadata = {**headers["metadata"], LEDGER_META: str(file_id)}
+    content_type = headers["content_type"]
     source = {"Bucket": bucket, "Key": source_key}
     if size <= settings.S3_MULTIPART_COPY_THRESHOLD:
         client.copy_object(

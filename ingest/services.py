@@ -382,7 +382,7 @@ def _read_and_write(client: Any, source_file: SourceFile) -> tuple[WriteOutcome,
     connector = source_file.connector
     try:
         with transaction.atomic():
-            body = s3files.open_object(
+            body, source_file.object_headers = s3files.open_object(
                 client, connector.s3.bucket, source_file.key, source_file.etag
             )
             try:
@@ -506,6 +506,7 @@ def _prepare_route(client: Any, layout: s3files.Layout, source_file: SourceFile)
                 etag=source_file.etag,
                 size=source_file.size,
                 file_id=source_file.pk,
+                headers=source_file.object_headers,
             )
             faults.checkpoint("after_copy")
         if not succeeded:

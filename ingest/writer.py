@@ -18,21 +18,29 @@ file's identifiers in memory, and Sync deletes what does not carry the mark.
 
 Each batch costs a few queries: one to look its identifiers up, one to write, and for Sync one
 to mark the records of rows that failed validation as seen, so they are not deleted.
+
+Where the time goes (see BENCHMARKS.md): a row that is plain and valid is cleaned by a function
+generated per file (_fast_cleaner); anything else takes the exact path, which says what is
+wrong. On PostgreSQL, Upsert and Sync files of more than one batch are written by a background
+thread while the next batch is read (_BackgroundWrites), new records by COPY.
 """
 
 import json
+import re
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from connectors.models import IntegrationType
-from entities.models import Record
-from entities.validation import FieldSpec, InvalidValue
+from entities.models import FieldType, Record
+from entities.validation import CONVERTERS, EMAIL_RE, PHONE_RE, FieldSpec, InvalidValue
 from ingest.parsers import BadRow
 from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowError
 
@@ -59,11 +67,13 @@ def write_file(
             if writer.has_seen_enough:
                 writer.stopped_early = True
                 break
+        return writer.finish()
     except FileFailed as exc:
         if not hasattr(exc, "outcome"):
             exc.outcome = writer.outcome  # type: ignore[attr-defined]
         raise
-    return writer.finish()
+    finally:
+        writer.stop()
 
 
 # --- the mapping ----------------------------------------------------------------------------
@@ -191,6 +201,87 @@ def _external_id(mapped: _Mapped, value: Any, line: int) -> tuple[str | None, Ro
     return text, None
 
 
+# --- the fast path for a well-formed row -----------------------------------------------------
+
+
+class _NotPlain(Exception):
+    """The fast path cannot take this row; the exact path decides what is wrong with it."""
+
+
+_FAST_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    FieldType.INTEGER: int,
+    FieldType.DECIMAL: CONVERTERS[FieldType.DECIMAL],
+    FieldType.BOOLEAN: CONVERTERS[FieldType.BOOLEAN],
+    FieldType.DATE: CONVERTERS[FieldType.DATE],
+    FieldType.DATETIME: CONVERTERS[FieldType.DATETIME],
+}
+
+
+# Email and phone values are kept as text once they match (see entities.validation).
+_FAST_PATTERNS: dict[str, Callable[[str], Any]] = {
+    FieldType.EMAIL: EMAIL_RE.match,
+    FieldType.PHONE: PHONE_RE.match,
+}
+
+
+def _fast_cleaner(plan: _Plan) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]] | None:
+    """A function, generated once per file, that turns a row whose values are all plain text,
+    present and valid into (external id, typed data), and raises for anything else, so that
+    the exact path (_clean_row) can say what is wrong. It does what _clean_row does for such a
+    row, without a call per value; it exists because this runs for every row of every file.
+
+    Names from the entity and the file never enter the code: columns, fields, lengths and
+    patterns are looked up by position in tuples given to it. None for Patch, whose rows keep
+    the fields their file lacks."""
+    if plan.is_patch:
+        return None
+    lines = ["def clean(values):", "    data = {}"]
+    for i, mapped in enumerate(plan.mapped):
+        spec = mapped.spec
+        lines += [
+            f"    v = values[COLUMNS[{i}]]",
+            "    if v.__class__ is not str: raise NotPlain",
+            "    v = v.strip()",
+            "    if not v:",
+            "        raise NotPlain" if spec.required else f"        data[FIELDS[{i}]] = None",
+            "    else:",
+        ]
+        if spec.max_length is not None:
+            lines.append(f"        if len(v) > LENGTHS[{i}]: raise NotPlain")
+        if spec.validation_regex:
+            lines.append(f"        if PATTERNS[{i}](v) is None: raise NotPlain")
+        lines.append('        if "\\x00" in v or not v.isascii(): STORABLE(v)')
+        if spec.field_type in _FAST_PATTERNS:
+            lines.append(f"        if SHAPES[{i}](v) is None: raise NotPlain")
+        elif spec.field_type != FieldType.TEXT:
+            lines.append(f"        v = CONVERT[{i}](v)")
+        lines.append(f"        data[FIELDS[{i}]] = v")
+    identifier = plan.mapped.index(plan.identifier)
+    lines += [
+        f"    external_id = data[FIELDS[{identifier}]]",
+        "    if external_id is None: raise NotPlain",
+        "    external_id = str(external_id)",
+        "    if len(external_id) > MAX_EXTERNAL_ID: raise NotPlain",
+        "    return external_id, data",
+    ]
+    namespace: dict[str, Any] = {
+        "COLUMNS": tuple(m.column for m in plan.mapped),
+        "FIELDS": tuple(m.field for m in plan.mapped),
+        "LENGTHS": tuple(m.spec.max_length for m in plan.mapped),
+        "PATTERNS": tuple(
+            re.compile(m.spec.validation_regex).fullmatch if m.spec.validation_regex else None
+            for m in plan.mapped
+        ),
+        "CONVERT": tuple(_FAST_CONVERTERS.get(m.spec.field_type) for m in plan.mapped),
+        "SHAPES": tuple(_FAST_PATTERNS.get(m.spec.field_type) for m in plan.mapped),
+        "STORABLE": _check_storable,
+        "NotPlain": _NotPlain,
+        "MAX_EXTERNAL_ID": MAX_EXTERNAL_ID,
+    }
+    exec("\n".join(lines), namespace)  # noqa: S102 - the code is built above from constants
+    return namespace["clean"]
+
+
 def _identifier_of(values: dict[str, Any], plan: _Plan) -> str | None:
     """The row's valid unique identifier, if it has one, whatever else is wrong with it."""
     try:
@@ -211,7 +302,14 @@ class _FileWriter:
         self.sql = _sql_for(config, timezone.now())
         self.batch_size = max(1, batch_size)
         self.outcome = FileOutcome()
+        self.background = (
+            _BackgroundWrites(self, self.sql)
+            if isinstance(self.sql, _PostgresSql)
+            and self.plan.integration_type in {IntegrationType.UPSERT, IntegrationType.SYNC}
+            else None
+        )
         self.batch: list[_Candidate] = []
+        self.fast_clean = _fast_cleaner(self.plan)
         self.columns_checked = False
         self.stopped_early = False
 
@@ -231,6 +329,11 @@ class _FileWriter:
         if not self.columns_checked:
             _check_columns(row, self.plan)
             self.columns_checked = True
+        if self.fast_clean is not None:
+            cleaned = self._clean_fast(row.values)
+            if cleaned is not None:
+                self.batch.append(_Candidate(row.line, *cleaned))
+                return
         data, errors, absent = _clean_row(row, self.plan)
         identifier = self.plan.identifier
         external_id, id_error = None, None
@@ -243,6 +346,12 @@ class _FileWriter:
         else:
             missing = tuple(absent) if self.plan.is_patch else ()
             self.batch.append(_Candidate(row.line, external_id, data, missing))
+
+    def _clean_fast(self, values: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        try:
+            return self.fast_clean(values)  # type: ignore[misc]
+        except Exception:
+            return None  # whatever it is, the exact path says what is wrong
 
     def _fail(self, errors: list[RowError], line: int, external_id: str | None) -> None:
         self.count_failure(errors)
@@ -269,19 +378,31 @@ class _FileWriter:
 
     # writing
 
-    def _flush(self) -> None:
+    def _flush(self, *, final: bool = False) -> None:
         batch, self.batch = self.batch, []
-        if batch and not self.is_doomed:
+        if not batch or self.is_doomed:
+            return
+        # A file of one batch (most small files) is written at once: a thread would only cost.
+        if self.background is not None and not (final and self.background.idle):
+            self.background.submit(batch)
+        else:
             _BatchWriter(self, batch).write()
 
     def finish(self) -> FileOutcome:
-        self._flush()
+        self._flush(final=True)
+        if self.background is not None:
+            self.background.collect()
         outcome = self.outcome
         if not self.config.tolerance.allows(outcome.failed_rows, outcome.rows_total):
             raise TooManyBadRows(self._too_many_message(), outcome)
         if self.plan.is_sync and outcome.failed_rows < outcome.rows_total:
             outcome.deleted = self.sql.delete_unseen()
         return outcome
+
+    def stop(self) -> None:
+        """Wait for a batch still being written (the caller may be about to roll back)."""
+        if self.background is not None:
+            self.background.close()
 
     def _too_many_message(self) -> str:
         failed, total = self.outcome.failed_rows, self.outcome.rows_total
@@ -413,8 +534,107 @@ class _BatchWriter:
             sql.mark_seen(self.seen)
 
 
+# --- PostgreSQL Upsert and Sync: writing while the next batch is read ----------------------
+
+
+@dataclass(frozen=True)
+class _BatchResult:
+    created: int
+    updated: int
+    repeated: list[str]  # identifiers an earlier batch of this file had written: not written
+
+
+class _BackgroundWrites:
+    """Upsert and Sync on PostgreSQL: each batch is written by one background thread while the
+    caller reads and validates the next one, so the database server (on another core) and this
+    process work at the same time. The thread uses this connection, so its writes belong to
+    the caller's transaction; at most one batch is in flight, and its results are applied
+    before the next one is sent.
+
+    A repeated unique identifier within a batch is found here; one that an earlier batch
+    wrote is found by the database (the upsert leaves records carrying this file's token
+    alone) and reported when the batch's result is collected."""
+
+    def __init__(self, file: _FileWriter, sql: "_PostgresSql") -> None:
+        self.file = file
+        self.sql = sql
+        self.executor: ThreadPoolExecutor | None = None
+        self.pending: Future[_BatchResult] | None = None
+        self.pending_lines: dict[str, int] = {}
+
+    @property
+    def idle(self) -> bool:
+        """No batch has been given to the thread yet."""
+        return self.executor is None
+
+    def submit(self, batch: list[_Candidate]) -> None:
+        writes, seen, lines = self._split(batch)
+        self.collect()
+        if self.file.is_doomed or not (writes or seen):
+            return
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
+        self.pending = self.executor.submit(self.sql.write_batch, writes, seen)
+        self.pending_lines = lines
+
+    def _split(self, batch: list[_Candidate]) -> tuple[list[_Candidate], list[str], dict[str, int]]:
+        """(rows to write, identifiers of Sync's bad rows to keep, first line of each id)."""
+        lines: dict[str, int] = {}
+        writes: list[_Candidate] = []
+        seen: list[str] = []
+        for candidate in batch:
+            first_line = lines.get(candidate.external_id)
+            if first_line is not None:
+                if candidate.data is not None:  # a failed row is already counted
+                    self._reject(
+                        candidate.line,
+                        f"duplicate unique identifier {candidate.external_id!r} "
+                        f"(first on line {first_line})",
+                    )
+                continue
+            lines[candidate.external_id] = candidate.line
+            if candidate.data is None:
+                seen.append(candidate.external_id)
+            else:
+                writes.append(candidate)
+        return writes, seen, lines
+
+    def collect(self) -> None:
+        """Apply the result of the batch in flight, if any (its errors are raised here)."""
+        if self.pending is None:
+            return
+        pending, self.pending = self.pending, None
+        with connection.wrap_database_errors:  # psycopg errors as Django's, like the ORM's
+            result = pending.result()
+        outcome = self.file.outcome
+        outcome.created += result.created
+        outcome.updated += result.updated
+        for external_id in result.repeated:
+            message = (
+                f"duplicate unique identifier {external_id!r} (it appears earlier in the file)"
+            )
+            self._reject(self.pending_lines[external_id], message)
+
+    def _reject(self, line: int, reason: str) -> None:
+        column = self.file.plan.identifier.column
+        self.file.count_failure([RowError(line, column, reason)])
+
+    def close(self) -> None:
+        if self.pending is not None:
+            try:
+                self.pending.exception()  # wait; the caller is already raising or collecting
+            finally:
+                self.pending = None
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+            self.executor = None
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODE(data)
 
 
 # --- SQL ------------------------------------------------------------------------------------
@@ -491,11 +711,20 @@ class _PostgresSql(_Sql):
         "ON CONFLICT ({entity_type}, {external_id}) "
     )
 
+    IDS_FROM_JSON = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
+
+    def __init__(self, config: IngestConfig, now: datetime) -> None:
+        super().__init__(config, now)
+        # The caller's connection itself: `connection` is per thread, and the background
+        # writer's thread must use this one, inside the caller's transaction.
+        connection.ensure_connection()
+        self.db = connections[DEFAULT_DB_ALIAS]
+        self.checking_now = False
+
     def _run(
         self, template: str, params: list[Any], **parts: str
     ) -> tuple[int, list[tuple[Any, ...]]]:
-        ids_from_json = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
-        return super()._run(template, params, ids_from_json=ids_from_json, **parts)
+        return super()._run(template, params, ids_from_json=self.IDS_FROM_JSON, **parts)
 
     def _insert_params(self, writes: list[_Write]) -> list[Any]:
         return [self.entity_type_id, self.token, self.now, self.now, _batch_json(writes)]
@@ -547,6 +776,138 @@ class _PostgresSql(_Sql):
             [self.entity_type_id, self.token],
         )
         return count
+
+    # Background batches (Upsert and Sync). These run on the writer thread, so they use the
+    # psycopg connection directly (Django's wrapper belongs to the caller's thread), with
+    # server-side binding: the batch document travels as one parameter, unquoted.
+
+    _COPY = (
+        "COPY {table} ({entity_type}, {external_id}, {data}, {last_file_id}, {created_at}, "
+        "{updated_at}) FROM STDIN"
+    )
+
+    def write_batch(self, writes: list[_Candidate], seen: list[str]) -> _BatchResult:
+        """Write a batch: COPY the records that do not exist yet (the fast path for new data),
+        upsert the others; then give Sync's bad rows' records the token. Any statement's
+        failure fails the batch, and with it the caller's transaction."""
+        import psycopg
+
+        with psycopg.Cursor(self.db.connection) as cursor:
+            self._check_entity_type_now(cursor)
+            existing = self._existing_ids(cursor, [w.external_id for w in writes])
+            new = [w for w in writes if w.external_id not in existing]
+            old = [w for w in writes if w.external_id in existing]
+            created = self._copy_new(cursor, new)
+            if created is None:  # another transaction inserted some meanwhile
+                created, old = 0, writes
+            updated, repeated = 0, []
+            if old:
+                inserted, updated, repeated = self._upsert_returning(cursor, old)
+                created += inserted
+            if seen:
+                self._raw(cursor, self._MARK_SEEN, [self.token, self.entity_type_id, _dumps(seen)])
+        return _BatchResult(created, updated, repeated)
+
+    # Identifiers travel as a JSON array: with "= ANY(%s::text[])" the planner trusts the
+    # array's length and may scan every record of the entity instead of using the unique index.
+    _MARK_SEEN = (
+        "UPDATE {table} SET {last_file_id} = %s "
+        "WHERE {entity_type} = %s AND {external_id} = ANY({ids_from_json})"
+    )
+
+    def _check_entity_type_now(self, cursor: Any) -> None:
+        """Django declares foreign keys DEFERRABLE INITIALLY DEFERRED, so by default the
+        record -> entity type check of every row written runs at COMMIT, serially, after all
+        the work. Checked as each row is written, it runs while the next batch is read."""
+        if self.checking_now:
+            return
+        rows = self._raw(
+            cursor,
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+            [Record._meta.db_table],
+        )
+        for (name,) in rows:
+            self._raw(cursor, f"SET CONSTRAINTS {connection.ops.quote_name(name)} IMMEDIATE", [])
+        self.checking_now = True
+
+    def _raw(self, cursor: Any, template: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        sql = template.format(**self.names, ids_from_json=self.IDS_FROM_JSON)
+        started = time.monotonic()
+        cursor.execute(sql, params)
+        rows = cursor.fetchall() if cursor.description else []
+        if self.db.queries_logged:  # DEBUG (and tests counting queries) see these too
+            elapsed = time.monotonic() - started
+            self.db.queries_log.append({"sql": sql, "time": f"{elapsed:.3f}"})
+        return rows
+
+    def _existing_ids(self, cursor: Any, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self._raw(
+            cursor,
+            "SELECT {external_id} FROM {table} "
+            "WHERE {entity_type} = %s AND {external_id} = ANY({ids_from_json})",
+            [self.entity_type_id, _dumps(ids)],
+        )
+        return {external_id for (external_id,) in rows}
+
+    def _copy_new(self, cursor: Any, new: list[_Candidate]) -> int | None:
+        """COPY the new records in a savepoint; None (and nothing written) if one of them was
+        inserted by another transaction since it was looked up."""
+        import psycopg
+
+        if not new:
+            return 0
+        self._raw(cursor, "SAVEPOINT ingest_copy", [])
+        started = time.monotonic()
+        try:
+            with cursor.copy(self._COPY.format(**self.names)) as copy:
+                for w in new:
+                    copy.write_row(
+                        (
+                            self.entity_type_id,
+                            w.external_id,
+                            _dumps(w.data),
+                            self.token,
+                            self.now,
+                            self.now,
+                        )
+                    )
+        except psycopg.errors.UniqueViolation:
+            self._raw(cursor, "ROLLBACK TO SAVEPOINT ingest_copy", [])
+            return None
+        if self.db.queries_logged:
+            elapsed = time.monotonic() - started
+            self.db.queries_log.append({"sql": self._COPY, "time": f"{elapsed:.3f}"})
+        self._raw(cursor, "RELEASE SAVEPOINT ingest_copy", [])
+        return len(new)
+
+    def _upsert_returning(self, cursor: Any, old: list[_Candidate]) -> tuple[int, int, list[str]]:
+        """(created, updated, identifiers left alone because this file already wrote them)."""
+        rows = self._raw(
+            cursor,
+            "INSERT INTO {table} AS r ({entity_type}, {external_id}, {data}, {last_file_id}, "
+            "{created_at}, {updated_at}) "
+            "SELECT %s, u->>0, u->1, %s, %s, %s FROM jsonb_array_elements(%s::jsonb) AS u "
+            "ON CONFLICT ({entity_type}, {external_id}) "
+            "DO UPDATE SET {data} = r.{data} || EXCLUDED.{data}, "
+            "{last_file_id} = EXCLUDED.{last_file_id}, {updated_at} = EXCLUDED.{updated_at} "
+            "WHERE r.{last_file_id} IS DISTINCT FROM EXCLUDED.{last_file_id} "
+            "RETURNING r.{external_id}, (r.xmax = 0)",
+            [
+                self.entity_type_id,
+                self.token,
+                self.now,
+                self.now,
+                _dumps([(w.external_id, w.data) for w in old]),
+            ],
+        )
+        created = sum(1 for _, inserted in rows if inserted)
+        repeated: list[str] = []
+        if len(rows) < len(old):
+            written = {external_id for external_id, _ in rows}
+            repeated = [w.external_id for w in old if w.external_id not in written]
+        return created, len(rows) - created, repeated
 
 
 def _batch_json(writes: list[_Write]) -> str:

@@ -8,4 +8,5 @@ if [ ! -x bench/.venv-awscli/bin/aws ]; then
   python3.11 -m venv bench/.venv-awscli
   bench/.venv-awscli/bin/python -m pip install --quiet awscli
 fi
+.venv/bin/python -m pip install --quiet -r bench/requirements.txt
 .venv/bin/python -m bench.run

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from entities.models import Record
-from ingest import services
+from ingest import s3files, services
 from ingest.models import FileState, Run, RunStatus, SourceFile
 from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put
 
@@ -53,6 +53,21 @@ def test_it_follows_the_spec_for_every_directory_combination(
     assert (run.files_seen, run.files_succeeded, run.files_failed) == (2, 1, 1)
     assert run.records_created == 2
     assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2"}
+
+
+def test_a_moved_file_keeps_its_content_type_and_metadata(connector, bucket, s3_client) -> None:
+    s3_client.put_object(
+        Bucket=bucket,
+        Key="incoming/good.csv",
+        Body=GOOD_CSV.encode(),
+        ContentType="text/csv",
+        Metadata={"origin": "crm-export"},
+    )
+    run_now(connector)
+    moved = s3_client.head_object(Bucket=bucket, Key="done/good.csv")
+    assert moved["ContentType"] == "text/csv"
+    ledger_id = str(SourceFile.objects.get(key="incoming/good.csv").pk)
+    assert moved["Metadata"] == {"origin": "crm-export", s3files.LEDGER_META: ledger_id}
 
 
 def test_a_failed_file_gets_a_readable_error_report(connector, bucket, s3_client) -> None:

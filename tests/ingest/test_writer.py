@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from entities.models import EntityField, EntityType, Record
 from entities.validation import FieldSpec
@@ -459,9 +459,100 @@ def test_queries_per_batch_are_bounded(
     new = "".join(f"p{n},New,Row,p{n}@example.com,,,{n}\n" for n in range(1000))
     bad = "x1,Bad,Row,nope,,,\n"
     config = config_for(profile, integration_type, token=2, tolerance="1")
-    with django_assert_max_num_queries(10 * 3 + 1):
+    # At most five statements per batch: look up, savepoint, COPY of the new records, release,
+    # upsert of the existing ones (PostgreSQL's Upsert and Sync); three elsewhere. Sync also
+    # marks the bad row's record as seen and deletes what the file did not name; once per file,
+    # PostgreSQL's Upsert and Sync make the entity type foreign key checked as rows are written.
+    with django_assert_max_num_queries(10 * 5 + 2 + 2):
         outcome = write_csv(HEADER + new + bad, config, batch_size=100)
     assert outcome.created + outcome.updated + outcome.skipped + outcome.failed_rows == 1001
     if integration_type in {"upsert", "patch", "sync"}:
         assert (outcome.created, outcome.updated) == (500, 500)
         assert data_of("p998")["first_name"] == "New"
+
+
+# --- the fast path for well-formed rows ---------------------------------------------------------
+
+ODD_VALUES: list[Any] = [
+    "", "  ", "x", " padded ", "José", "a\x00b", "\ud800", "12", " 7 ", "-3", "1.5", "1e3",
+    "NaN", "Infinity", "true", "YES", "0", "maybe", "2024-02-29", "2023-02-29",
+    "2024-01-01T10:00:00Z",
+    "ada@example.com", "not-an-email", "+44 20 7946 0000", "12ab", "x" * 300, "ABC-123", "abc-123",
+    12, 1.5, True, None, [1], {"a": 1},
+]  # fmt: skip
+
+
+@pytest.fixture
+def every_type() -> EntityType:
+    entity = EntityType.objects.create(name="Every type", category="custom")
+    specs = [
+        ("code", "text", {"is_unique_identifier": True, "validation_regex": r"[A-Z]+-\d+"}),
+        ("name", "text", {"required": True, "max_length": 10}),
+        ("note", "text", {}),
+        ("count", "integer", {}),
+        ("amount", "decimal", {}),
+        ("active", "boolean", {}),
+        ("born", "date", {}),
+        ("seen_at", "datetime", {}),
+        ("email", "email", {}),
+        ("phone", "phone", {}),
+    ]
+    for position, (name, field_type, extra) in enumerate(specs):
+        EntityField.objects.create(
+            entity_type=entity, name=name, field_type=field_type, position=position, **extra
+        )
+    return entity
+
+
+def test_the_fast_path_takes_a_row_only_when_the_exact_path_finds_it_valid(every_type) -> None:
+    """For every field and many odd values, the generated cleaner either gives what the exact
+    path gives or steps aside (raises), so the exact path can say what is wrong."""
+    from ingest.writer import _clean_row, _external_id, _fast_cleaner, _plan
+
+    plan = _plan(config_for(every_type))
+    fast = _fast_cleaner(plan)
+    assert fast is not None
+    base = {
+        "code": "ABC-1", "name": "Ada", "note": "n", "count": "3", "amount": "2.50",
+        "active": "yes", "born": "1815-12-10", "seen_at": "2024-01-01T10:00:00",
+        "email": "ada@example.com", "phone": "+44 20 7946 0000",
+    }  # fmt: skip
+    taken = 0
+    for column in base:
+        for odd in ODD_VALUES:
+            values = {**base, column: odd}
+            try:
+                external_id, data = fast(values)
+            except Exception:  # stepping aside is always allowed  # noqa: S112
+                continue
+            taken += 1
+            exact, errors, _ = _clean_row(ParsedRow(1, values), plan)
+            assert errors == [], (column, odd)
+            assert data == exact, (column, odd)
+            assert external_id == _external_id(plan.identifier, exact["code"], 1)[0]
+    assert taken > 50  # the fast path really does take the usual rows
+    missing = {k: v for k, v in base.items() if k != "note"}
+    with pytest.raises(KeyError):
+        fast(missing)  # a column the row lacks: the exact path decides (null or error)
+
+
+def test_patch_never_takes_the_fast_path(profile) -> None:
+    from ingest.writer import _fast_cleaner, _plan
+
+    assert _fast_cleaner(_plan(config_for(profile, "patch"))) is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's alone")
+def test_records_inserted_by_someone_else_meanwhile_are_upserted_not_lost(
+    profile, monkeypatch
+) -> None:
+    """The background writer COPYs the records it did not find; if another transaction inserted
+    one of them in between, the COPY is undone (savepoint) and the batch is upserted instead."""
+    from ingest.writer import _PostgresSql
+
+    seed(profile)  # p1 and p2 exist
+    monkeypatch.setattr(_PostgresSql, "_existing_ids", lambda self, cursor, ids: set())
+    outcome = write_csv(HEADER + ADA + ALAN + GRACE, config_for(profile, token=2), batch_size=1)
+    assert (outcome.created, outcome.updated, outcome.failed_rows) == (1, 2, 0)
+    assert ids(profile) == ["p1", "p2", "p3"]
+    assert data_of("p3")["first_name"] == "Grace"
