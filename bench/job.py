@@ -137,18 +137,19 @@ def reset_records(args: dict[str, Any]) -> dict[str, Any]:
 def ingest(args: dict[str, Any]) -> dict[str, Any]:
     """Our whole path: list, download, parse, validate, write, move."""
     target = Connector.objects.get(pk=args["connector_id"])
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with _profiled(f"{target.name}-{connection.vendor}"):
         run = services.run_inline(
             services.start_run(target, trigger="command"), parallel=args.get("parallel", 1)
         )
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     rows = run.records_created + run.records_updated
     if run.status != "succeeded":
         raise SystemExit(f"run {run.pk} ended {run.status}: {run.error} {run.notes[:3]}")
     moved = SourceFile.objects.filter(run=run, state=FileState.MOVED).count()
     return {
         "seconds": elapsed,
+        "cpu_seconds": round(cpu, 2),  # this process's, all threads
         "rows": rows,
         "files": run.files_seen,
         "moved": moved,

@@ -223,6 +223,8 @@ INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default
 # Small files are processed together, up to this many per task.
 INGEST_BATCH_FILES = env.int("INGEST_BATCH_FILES", default=20)
 INGEST_BATCH_BYTES = env.int("INGEST_BATCH_BYTES", default=16 * 1024**2)
+# A batch's files are copied to their Successful/Failed directories this many at a time.
+INGEST_S3_THREADS = env.int("INGEST_S3_THREADS", default=8)
 # A listing run renews its connector's lock on every page of keys; if the run dies, the lock
 # lapses after this many seconds and the next run takes over.
 INGEST_LOCK_SECONDS = env.int("INGEST_LOCK_SECONDS", default=120)

@@ -86,7 +86,11 @@ class EntityField(models.Model):
 class Record(models.Model):
     """One entity record, identified by (entity type, unique identifier value)."""
 
-    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="records")
+    # No index of its own: the unique (entity_type, external_id) index serves lookups by entity
+    # type, and a second index would be maintained for every record written.
+    entity_type = models.ForeignKey(
+        EntityType, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     data = models.JSONField(default=dict)
     # The ingest ledger entry (ingest.SourceFile id) that last wrote this record: lets Sync

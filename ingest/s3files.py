@@ -120,6 +120,40 @@ def _head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
         raise
 
 
+def vacant_keys(
+    client: Any, bucket: str, keys: list[str], *, max_pages: int = 2, page_size: int = 1000
+) -> set[str]:
+    """Which of `keys` hold no object, found by listing the range of keys they span: one
+    request for a batch of neighbours, such as files bound for one directory, instead of a
+    HEAD each. Keys the listing did not reach within `max_pages`, or all of them if listing is
+    refused, are left out: the caller asks about those one by one."""
+    if not keys:
+        return set()
+    ordered = sorted(set(keys))  # code point order is S3's UTF-8 byte order
+    request = {"Bucket": bucket, "Prefix": posixpath.commonprefix(ordered)}
+    if len(ordered[0]) > 1:
+        request["StartAfter"] = ordered[0][:-1]  # a proper prefix sorts just before the key
+    existing: set[str] = set()
+    reached = ""  # every key up to this one has been listed
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(
+            **request, PaginationConfig={"PageSize": page_size}
+        )
+        for number, page in enumerate(pages, start=1):
+            listed = [item["Key"] for item in page.get("Contents", [])]
+            existing.update(listed)
+            if not page.get("IsTruncated") or (listed and listed[-1] >= ordered[-1]):
+                reached = ordered[-1]
+                break
+            if listed:
+                reached = listed[-1]
+            if number >= max_pages:
+                break
+    except ClientError:
+        return set()
+    return {key for key in ordered if key <= reached and key not in existing}
+
+
 def free_destination(
     client: Any, layout: Layout, key: str, target_dir: str, file_id: int
 ) -> tuple[str, bool]:

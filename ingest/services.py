@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -284,13 +285,16 @@ def _batches(files: Iterable[tuple[int, int]]) -> Iterator[list[int]]:
 
 def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: bool = True) -> None:
     """Ingest each file (each in its own transaction), then route them together."""
-    run = Run.objects.select_related("connector", "connector__s3").get(pk=run_id)
+    run = Run.objects.select_related("connector", "connector__s3", "connector__entity_type").get(
+        pk=run_id
+    )
     client = _client_or_note(run)
     if client is None:
         return
+    config = ingest_config(run.connector, file_id=0)  # the entity's fields, read once a batch
     for file_id in file_ids:
         try:
-            ingest_file(client, file_id)
+            ingest_file(client, file_id, connector=run.connector, config=config)
         except TransientIngestError as exc:
             if not give_up_on_transient:
                 raise
@@ -343,19 +347,22 @@ def ingest_config(connector: Connector, file_id: int) -> IngestConfig:
     )
 
 
-def ingest_file(client: Any, file_id: int) -> None:
-    """Ingest one claimed file: its records and its ledger state commit together."""
+def ingest_file(client: Any, file_id: int, *, connector: Connector, config: IngestConfig) -> None:
+    """Ingest one claimed file of `connector`: its records and its ledger state commit
+    together. `config` is the connector's (its file token is set here)."""
     with transaction.atomic():
         source_file = (
-            SourceFile.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("connector", "connector__s3", "connector__entity_type")
+            SourceFile.objects.select_for_update(skip_locked=True)
             .filter(pk=file_id, state=FileState.CLAIMED)
             .first()
         )
         if source_file is None:
             return  # another worker holds it, or it is already ingested
+        source_file.connector = connector
         try:
-            outcome, failure = _read_and_write(client, source_file)
+            outcome, failure = _read_and_write(
+                client, source_file, replace(config, file_token=source_file.pk)
+            )
         except FileChanged as exc:
             _finish(source_file, FileState.SUPERSEDED, reason=str(exc))
             return
@@ -374,7 +381,9 @@ class FileChanged(Exception):
     """The object changed or vanished after it was listed; its new version comes next run."""
 
 
-def _read_and_write(client: Any, source_file: SourceFile) -> tuple[WriteOutcome, str | None]:
+def _read_and_write(
+    client: Any, source_file: SourceFile, config: IngestConfig
+) -> tuple[WriteOutcome, str | None]:
     """(outcome, failure reason). Records are written in a savepoint undone on failure."""
     from ingest.parsers import iter_rows
     from ingest.writer import write_file
@@ -395,7 +404,7 @@ def _read_and_write(client: Any, source_file: SourceFile) -> tuple[WriteOutcome,
                 )
                 if settings.INGEST_FAULT_POINT:
                     rows = _with_fault_point(rows)
-                return write_file(rows, ingest_config(connector, source_file.pk)), None
+                return write_file(rows, config), None
             finally:
                 body.close()
     except FileFailed as exc:
@@ -464,13 +473,28 @@ def route_files(client: Any, connector: Connector, file_ids: list[int]) -> None:
 
 
 def _route(client: Any, layout: s3files.Layout, file_ids: list[int]) -> None:
+    """Copies (and error reports) go to S3 concurrently; the ledger, whose rows this
+    transaction locks, is written by this thread only."""
     with transaction.atomic():
         files = list(
             SourceFile.objects.select_for_update(skip_locked=True).filter(
                 pk__in=file_ids, state=FileState.INGESTED
             )
         )
-        to_remove = [f for f in files if _prepare_route(client, layout, f)]
+        moves = [_move_for(layout, f) for f in files]
+        vacant = s3files.vacant_keys(
+            client, layout.bucket, [m.first_choice for m in moves if m.target]
+        )
+        with ThreadPoolExecutor(max(1, min(settings.INGEST_S3_THREADS, len(moves)))) as pool:
+            results = list(pool.map(lambda m: _copy_to_target(client, layout, m, vacant), moves))
+        to_remove: list[SourceFile] = []
+        for move, remove_source in zip(moves, results, strict=True):
+            if remove_source:
+                to_remove.append(move.source_file)
+            elif move.error:
+                _route_failed(move.source_file, move.error)
+            elif move.outcome:
+                _finish(move.source_file, move.outcome[0], reason=move.outcome[1])
         failures = _delete_sources(client, layout.bucket, [f.key for f in to_remove])
         faults.checkpoint("after_delete")
         for source_file in to_remove:
@@ -484,19 +508,47 @@ def _route(client: Any, layout: s3files.Layout, file_ids: list[int]) -> None:
                 _finish(source_file, done)
 
 
-def _prepare_route(client: Any, layout: s3files.Layout, source_file: SourceFile) -> bool:
-    """Copy the file where it goes (if anywhere); True when its source must now be deleted."""
+@dataclass
+class _Move:
+    """Where an ingested file goes: `target` is blank when it stays or is only deleted."""
+
+    source_file: SourceFile
+    target: str
+    first_choice: str = ""  # the destination key without a suffix
+    report: str = ""  # the error report written next to a failed file
+    outcome: tuple[str, str] | None = None  # (state, reason) to record instead of a removal
+    error: str = ""
+
+
+def _move_for(layout: s3files.Layout, source_file: SourceFile) -> _Move:
     succeeded = source_file.outcome == FileOutcome.SUCCEEDED
     target = layout.success if succeeded else layout.failed
-    if not target:
-        if succeeded:
+    move = _Move(source_file, target)
+    if target:
+        move.first_choice = s3files.destination_for(
+            source_file.key, layout, target, source_file.pk, attempt=0
+        )
+        if not succeeded:
+            move.report = reports.error_report(source_file)
+    return move
+
+
+def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: set[str]) -> bool:
+    """S3 only (it runs on a pool thread): copy the file where it goes, if anywhere. True when
+    its source must now be deleted; otherwise `move` says what to record."""
+    source_file = move.source_file
+    if not move.target:
+        if source_file.outcome == FileOutcome.SUCCEEDED:
             return True  # blank Successful Files Directory: delete from source
-        _finish(source_file, FileState.RETAINED)  # blank Failed Files Directory: keep it
+        move.outcome = (FileState.RETAINED, "")  # blank Failed Files Directory: keep it
         return False
     try:
-        destination, ours = s3files.free_destination(
-            client, layout, source_file.key, target, source_file.pk
-        )
+        if move.first_choice in vacant:
+            destination, ours = move.first_choice, False
+        else:
+            destination, ours = s3files.free_destination(
+                client, layout, source_file.key, move.target, source_file.pk
+            )
         if not ours:
             s3files.copy_object(
                 client,
@@ -509,27 +561,22 @@ def _prepare_route(client: Any, layout: s3files.Layout, source_file: SourceFile)
                 headers=source_file.object_headers,
             )
             faults.checkpoint("after_copy")
-        if not succeeded:
+        if move.report:
             source_file.report_key = destination + ".errors.txt"
             s3files.put_text(
-                client,
-                layout.bucket,
-                source_file.report_key,
-                reports.error_report(source_file),
-                source_file.pk,
+                client, layout.bucket, source_file.report_key, move.report, source_file.pk
             )
     except (ClientError, BotoCoreError) as exc:
-        error = describe_error(exc, action=f"Moving it to {target}")
+        error = describe_error(exc, action=f"Moving it to {move.target}")
         if error.code in {"PreconditionFailed", "412"}:
-            _finish(
-                source_file,
+            move.outcome = (
                 FileState.SUPERSEDED,
-                reason=source_file.failure_reason
+                source_file.failure_reason
                 or "The file was replaced in the bucket before it could be moved; the new "
                 "version will be ingested by the next run.",
             )
-            return False
-        _route_failed(source_file, str(error))
+        else:
+            move.error = str(error)
         return False
     source_file.destination_key = destination
     return True

@@ -20,7 +20,7 @@ Each batch costs a few queries: one to look its identifiers up, one to write, an
 to mark the records of rows that failed validation as seen, so they are not deleted.
 
 Where the time goes (see BENCHMARKS.md): a row that is plain and valid is cleaned by a function
-generated per file (_fast_cleaner); anything else takes the exact path, which says what is
+generated once per plan (_fast_cleaner); anything else takes the exact path, which says what is
 wrong. On PostgreSQL, Upsert and Sync files of more than one batch are written by a background
 thread while the next batch is read (_BackgroundWrites), new records by COPY.
 """
@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -224,11 +225,13 @@ _FAST_PATTERNS: dict[str, Callable[[str], Any]] = {
 }
 
 
+@lru_cache(maxsize=64)
 def _fast_cleaner(plan: _Plan) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]] | None:
-    """A function, generated once per file, that turns a row whose values are all plain text,
-    present and valid into (external id, typed data), and raises for anything else, so that
-    the exact path (_clean_row) can say what is wrong. It does what _clean_row does for such a
-    row, without a call per value; it exists because this runs for every row of every file.
+    """A function, generated once per plan (files of one connector share it), that turns a
+    row whose values are all plain text, present and valid into (external id, typed data), and
+    raises for anything else, so that the exact path (_clean_row) can say what is wrong. It
+    does what _clean_row does for such a row, without a call per value; it exists because
+    this runs for every row of every file.
 
     Names from the entity and the file never enter the code: columns, fields, lengths and
     patterns are looked up by position in tuples given to it. None for Patch, whose rows keep
@@ -862,17 +865,7 @@ class _PostgresSql(_Sql):
         started = time.monotonic()
         try:
             with cursor.copy(self._COPY.format(**self.names)) as copy:
-                for w in new:
-                    copy.write_row(
-                        (
-                            self.entity_type_id,
-                            w.external_id,
-                            _dumps(w.data),
-                            self.token,
-                            self.now,
-                            self.now,
-                        )
-                    )
+                copy.write(self._copy_text(new))
         except psycopg.errors.UniqueViolation:
             self._raw(cursor, "ROLLBACK TO SAVEPOINT ingest_copy", [])
             return None
@@ -881,6 +874,18 @@ class _PostgresSql(_Sql):
             self.db.queries_log.append({"sql": self._COPY, "time": f"{elapsed:.3f}"})
         self._raw(cursor, "RELEASE SAVEPOINT ingest_copy", [])
         return len(new)
+
+    def _copy_text(self, new: list[_Candidate]) -> str:
+        """The batch in COPY's text format, built at once: a write_row call per record costs
+        more than the record's JSON encoding (see BENCHMARKS.md)."""
+        now = self.now.isoformat()
+        head, tail = f"{self.entity_type_id}\t", f"\t{self.token}\t{now}\t{now}\n"
+        return "".join(
+            [
+                f"{head}{_copy_escaped(w.external_id)}\t{_copy_escaped(_dumps(w.data))}{tail}"
+                for w in new
+            ]
+        )
 
     def _upsert_returning(self, cursor: Any, old: list[_Candidate]) -> tuple[int, int, list[str]]:
         """(created, updated, identifiers left alone because this file already wrote them)."""
@@ -908,6 +913,14 @@ class _PostgresSql(_Sql):
             written = {external_id for external_id, _ in rows}
             repeated = [w.external_id for w in old if w.external_id not in written]
         return created, len(rows) - created, repeated
+
+
+# COPY's text format gives a backslash, tab, newline and carriage return a meaning of their own.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_escaped(text: str) -> str:
+    return text.translate(_COPY_ESCAPES) if "\\" in text or not text.isprintable() else text
 
 
 def _batch_json(writes: list[_Write]) -> str:

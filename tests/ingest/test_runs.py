@@ -129,9 +129,13 @@ def test_a_crash_between_commit_and_move_only_moves_next_time(connector, bucket,
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     crashed = services.start_run(connector, trigger="manual")
     client = services.make_s3_client(services.params_for_connector(connector))
+    config = services.ingest_config(connector, file_id=0)
     # The worker commits the file's records, then dies before moving it.
     services.execute_run(
-        crashed.pk, dispatch=lambda run_id, ids: [services.ingest_file(client, i) for i in ids]
+        crashed.pk,
+        dispatch=lambda run_id, ids: [
+            services.ingest_file(client, i, connector=connector, config=config) for i in ids
+        ],
     )
     assert keys(s3_client, bucket) == ["incoming/good.csv"]
     assert SourceFile.objects.get().state == FileState.INGESTED
@@ -296,3 +300,59 @@ def test_the_command_runs_synchronously_and_prints_a_summary(
     out = capsys.readouterr().out
     assert "Succeeded" in out and "2 created" in out
     assert "incoming/good.csv: succeeded -> done/good.csv" in out
+
+
+def test_vacant_keys_lists_the_range_a_batch_spans(bucket, s3_client) -> None:
+    for key in ["done/a.csv", "done/c.csv", "done/c.csv.errors.txt", "done/z.csv", "other/b.csv"]:
+        put(s3_client, bucket, key, "x")
+    wanted = ["done/b.csv", "done/c.csv", "done/d.csv", "done/a.csv"]
+    assert s3files.vacant_keys(s3_client, bucket, wanted) == {"done/b.csv", "done/d.csv"}
+    assert s3files.vacant_keys(s3_client, bucket, ["other/b.csv", "x"]) == {"x"}
+    assert s3files.vacant_keys(s3_client, bucket, []) == set()
+
+
+def test_vacant_keys_leaves_out_what_the_listing_did_not_reach(bucket, s3_client) -> None:
+    for number in range(8):
+        put(s3_client, bucket, f"done/f{number}.csv", "x")
+    wanted = ["done/f0.csv", "done/f0a.csv", "done/f3a.csv", "done/f9.csv"]
+    # Two pages of two keys reach done/f3.csv: f3a and f9 are left to a HEAD each.
+    vacant = s3files.vacant_keys(s3_client, bucket, wanted, max_pages=2, page_size=2)
+    assert vacant == {"done/f0a.csv"}
+    assert s3files.vacant_keys(s3_client, bucket, wanted) == {
+        "done/f0a.csv",
+        "done/f3a.csv",
+        "done/f9.csv",
+    }
+
+
+def test_vacant_keys_is_empty_when_listing_is_refused(bucket, s3_client) -> None:
+    from botocore.stub import Stubber
+
+    with Stubber(s3_client) as stub:
+        stub.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403)
+        assert s3files.vacant_keys(s3_client, bucket, ["done/a.csv"]) == set()
+
+
+def test_a_batch_of_moves_never_overwrites_and_keeps_names_where_free(
+    connector, bucket, s3_client, settings
+) -> None:
+    settings.INGEST_BATCH_FILES = 25
+    names = [f"f{number:02d}.csv" for number in range(30)]
+    for name in names[::10]:
+        put(s3_client, bucket, f"done/{name}", "someone else's file")
+    for number, name in enumerate(names):
+        put(s3_client, bucket, f"incoming/{name}", GOOD_CSV.replace("p1", f"p1-{number}"))
+
+    run = run_now(connector)
+
+    assert run.files_succeeded == 30 and run.status == RunStatus.SUCCEEDED
+    moved = dict(SourceFile.objects.values_list("key", "destination_key"))
+    for name in names:
+        occupied = name in names[::10]
+        source_file = SourceFile.objects.get(key=f"incoming/{name}")
+        expected = f"done/{name[:-4]}-{source_file.pk}.csv" if occupied else f"done/{name}"
+        assert moved[f"incoming/{name}"] == expected
+    for name in names[::10]:
+        body = s3_client.get_object(Bucket=bucket, Key=f"done/{name}")["Body"].read()
+        assert body == b"someone else's file"
+    assert not [key for key in keys(s3_client, bucket) if key.startswith("incoming/")]

@@ -556,3 +556,22 @@ def test_records_inserted_by_someone_else_meanwhile_are_upserted_not_lost(
     assert (outcome.created, outcome.updated, outcome.failed_rows) == (1, 2, 0)
     assert ids(profile) == ["p1", "p2", "p3"]
     assert data_of("p3")["first_name"] == "Grace"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's alone")
+def test_text_that_means_something_to_copy_is_stored_unchanged(profile) -> None:
+    r"""COPY's text format gives \, tab, newline, carriage return and \N meanings of their own;
+    values and identifiers holding them are stored exactly as the file has them."""
+    awkward = 'back\\slash \\N tab\there "quoted" ünïcødé 🙂'
+    quoted = awkward.replace('"', '""')
+    text = (
+        HEADER
+        + f'"p\\1\tx",Ada,"{quoted}",ada@example.com,,,1\n'
+        + 'p2,"line\nbreak\r\nand\rreturn",Turing,,,,2\n'
+        + "p3,Grace,Hopper,,,,3\n"
+    )
+    outcome = write_csv(text, config_for(profile), batch_size=1)  # batches go through COPY
+    assert (outcome.created, outcome.failed_rows) == (3, 0)
+    assert ids(profile) == ["p2", "p3", "p\\1\tx"]
+    assert data_of("p\\1\tx")["last_name"] == awkward
+    assert data_of("p2")["first_name"] == "line\nbreak\r\nand\rreturn"
