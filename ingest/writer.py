@@ -57,8 +57,15 @@ class TooManyBadRows(FileFailed):
         self.outcome = outcome
 
 
+# Rows per batch. Large because the background writer thread needs the GIL for a moment at
+# each statement of a batch and waits up to the switch interval (5 ms) for it while the caller
+# parses: with 2,000 rows a batch those waits took a third of a 1M-row upsert (BENCHMARKS.md).
+# A batch of 10,000 rows holds about 15 MB.
+BATCH_ROWS = 10_000
+
+
 def write_file(
-    rows: Iterable[ParsedRow | BadRow], config: IngestConfig, *, batch_size: int = 2000
+    rows: Iterable[ParsedRow | BadRow], config: IngestConfig, *, batch_size: int = BATCH_ROWS
 ) -> FileOutcome:
     """Write the rows; return the counts and row errors, or raise FileFailed."""
     writer = _FileWriter(config, batch_size)
@@ -577,7 +584,9 @@ class _BackgroundWrites:
             return
         if self.executor is None:
             self.executor = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
-        self.pending = self.executor.submit(self.sql.write_batch, writes, seen)
+        # Built here, on the caller's thread, which would otherwise wait for the writer.
+        text = self.sql.copy_text(writes) if writes and self.sql.expect_new else None
+        self.pending = self.executor.submit(self.sql.write_batch, writes, seen, text)
         self.pending_lines = lines
 
     def _split(self, batch: list[_Candidate]) -> tuple[list[_Candidate], list[str], dict[str, int]]:
@@ -723,6 +732,9 @@ class _PostgresSql(_Sql):
         connection.ensure_connection()
         self.db = connections[DEFAULT_DB_ALIAS]
         self.checking_now = False
+        # Until a COPY meets a record that exists, a batch is COPYd without looking its
+        # identifiers up first (a new load costs no lookups); after that, every batch is.
+        self.expect_new = True
 
     def _run(
         self, template: str, params: list[Any], **parts: str
@@ -789,27 +801,45 @@ class _PostgresSql(_Sql):
         "{updated_at}) FROM STDIN"
     )
 
-    def write_batch(self, writes: list[_Candidate], seen: list[str]) -> _BatchResult:
+    def write_batch(
+        self, writes: list[_Candidate], seen: list[str], copy_text: str | None = None
+    ) -> _BatchResult:
         """Write a batch: COPY the records that do not exist yet (the fast path for new data),
-        upsert the others; then give Sync's bad rows' records the token. Any statement's
-        failure fails the batch, and with it the caller's transaction."""
+        upsert the others; then give Sync's bad rows' records the token. `copy_text` is the
+        whole batch in COPY's format, built by the caller while expect_new holds: it is tried
+        first, with no lookup. Any other statement's failure fails the batch, and with it the
+        caller's transaction."""
         import psycopg
 
         with psycopg.Cursor(self.db.connection) as cursor:
             self._check_entity_type_now(cursor)
-            existing = self._existing_ids(cursor, [w.external_id for w in writes])
-            new = [w for w in writes if w.external_id not in existing]
-            old = [w for w in writes if w.external_id in existing]
-            created = self._copy_new(cursor, new)
-            if created is None:  # another transaction inserted some meanwhile
-                created, old = 0, writes
-            updated, repeated = 0, []
-            if old:
-                inserted, updated, repeated = self._upsert_returning(cursor, old)
-                created += inserted
+            if copy_text is not None and self._copy(cursor, copy_text):
+                created, updated, repeated = len(writes), 0, []
+            else:
+                self.expect_new = False
+                created, updated, repeated = self._look_up_and_write(cursor, writes)
             if seen:
                 self._raw(cursor, self._MARK_SEEN, [self.token, self.entity_type_id, _dumps(seen)])
         return _BatchResult(created, updated, repeated)
+
+    def _look_up_and_write(
+        self, cursor: Any, writes: list[_Candidate]
+    ) -> tuple[int, int, list[str]]:
+        """(created, updated, repeated): COPY the records not found, upsert the others."""
+        existing = self._existing_ids(cursor, [w.external_id for w in writes])
+        new = [w for w in writes if w.external_id not in existing]
+        old = [w for w in writes if w.external_id in existing]
+        created = 0
+        if new:
+            if self._copy(cursor, self.copy_text(new)):
+                created = len(new)
+            else:  # another transaction inserted some meanwhile
+                old = writes
+        updated, repeated = 0, []
+        if old:
+            inserted, updated, repeated = self._upsert_returning(cursor, old)
+            created += inserted
+        return created, updated, repeated
 
     # Identifiers travel as a JSON array: with "= ANY(%s::text[])" the planner trusts the
     # array's length and may scan every record of the entity instead of using the unique index.
@@ -854,29 +884,28 @@ class _PostgresSql(_Sql):
         )
         return {external_id for (external_id,) in rows}
 
-    def _copy_new(self, cursor: Any, new: list[_Candidate]) -> int | None:
-        """COPY the new records in a savepoint; None (and nothing written) if one of them was
-        inserted by another transaction since it was looked up."""
+    def _copy(self, cursor: Any, text: str) -> bool:
+        """COPY new records in a savepoint; False (and nothing written) if one of them exists:
+        this file or another transaction wrote it since it was (or instead of being) looked
+        up."""
         import psycopg
 
-        if not new:
-            return 0
         self._raw(cursor, "SAVEPOINT ingest_copy", [])
         started = time.monotonic()
         try:
             with cursor.copy(self._COPY.format(**self.names)) as copy:
-                copy.write(self._copy_text(new))
+                copy.write(text)
         except psycopg.errors.UniqueViolation:
             self._raw(cursor, "ROLLBACK TO SAVEPOINT ingest_copy", [])
-            return None
+            return False
         if self.db.queries_logged:
             elapsed = time.monotonic() - started
             self.db.queries_log.append({"sql": self._COPY, "time": f"{elapsed:.3f}"})
         self._raw(cursor, "RELEASE SAVEPOINT ingest_copy", [])
-        return len(new)
+        return True
 
-    def _copy_text(self, new: list[_Candidate]) -> str:
-        """The batch in COPY's text format, built at once: a write_row call per record costs
+    def copy_text(self, new: list[_Candidate]) -> str:
+        """Records in COPY's text format, built at once: a write_row call per record costs
         more than the record's JSON encoding (see BENCHMARKS.md)."""
         now = self.now.isoformat()
         head, tail = f"{self.entity_type_id}\t", f"\t{self.token}\t{now}\t{now}\n"

@@ -462,8 +462,9 @@ def test_queries_per_batch_are_bounded(
     # At most five statements per batch: look up, savepoint, COPY of the new records, release,
     # upsert of the existing ones (PostgreSQL's Upsert and Sync); three elsewhere. Sync also
     # marks the bad row's record as seen and deletes what the file did not name; once per file,
-    # PostgreSQL's Upsert and Sync make the entity type foreign key checked as rows are written.
-    with django_assert_max_num_queries(10 * 5 + 2 + 2):
+    # PostgreSQL's Upsert and Sync make the entity type foreign key checked as rows are written,
+    # and undo (savepoint, rollback) the COPY tried without a lookup that met existing records.
+    with django_assert_max_num_queries(10 * 5 + 2 + 2 + 2):
         outcome = write_csv(HEADER + new + bad, config, batch_size=100)
     assert outcome.created + outcome.updated + outcome.skipped + outcome.failed_rows == 1001
     if integration_type in {"upsert", "patch", "sync"}:
@@ -575,3 +576,28 @@ def test_text_that_means_something_to_copy_is_stored_unchanged(profile) -> None:
     assert ids(profile) == ["p2", "p3", "p\\1\tx"]
     assert data_of("p\\1\tx")["last_name"] == awkward
     assert data_of("p2")["first_name"] == "line\nbreak\r\nand\rreturn"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's alone")
+@pytest.mark.parametrize("integration_type", ["upsert", "sync"])
+def test_a_load_of_new_records_looks_nothing_up(profile, integration_type) -> None:
+    """New records are COPYd without looking their identifiers up; once a COPY meets a record
+    that exists, it is undone and that batch and the rest are looked up and upserted."""
+    from django.test.utils import CaptureQueriesContext
+
+    new = "".join(f"n{n},New,Row,n{n}@example.com,,,{n}\n" for n in range(300))
+    with CaptureQueriesContext(connection) as queries:
+        outcome = write_csv(HEADER + new, config_for(profile, integration_type), batch_size=100)
+    assert (outcome.created, outcome.updated) == (300, 0)
+    assert not [q for q in queries if q["sql"].startswith("SELECT") and "external_id" in q["sql"]]
+
+    mixed = "".join(f"n{n},Again,Row,n{n}@example.com,,,{n}\n" for n in range(250, 550))
+    config = config_for(profile, integration_type, token=2)
+    outcome = write_csv(HEADER + mixed, config, batch_size=100)
+    assert (outcome.created, outcome.updated, outcome.failed_rows) == (250, 50, 0)
+    assert data_of("n260")["first_name"] == data_of("n540")["first_name"] == "Again"
+    if integration_type == "upsert":
+        assert data_of("n10")["first_name"] == "New"
+        assert Record.objects.filter(entity_type=profile).count() == 550
+    else:  # Sync mirrors the second file
+        assert ids(profile) == sorted(f"n{n}" for n in range(250, 550))
