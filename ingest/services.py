@@ -435,7 +435,7 @@ def _record_result(source_file: SourceFile, outcome: WriteOutcome, failure: str 
     source_file.records_skipped = outcome.skipped if ok else 0
     source_file.records_failed = outcome.failed_rows
     source_file.ingested_at = timezone.now()
-    source_file.save()
+    source_file.save(update_fields=_RESULT_FIELDS)
     RowErrorModel.objects.bulk_create(
         RowErrorModel(source_file=source_file, line=e.line, column=e.column[:255], reason=e.reason)
         for e in outcome.errors
@@ -451,13 +451,40 @@ def _record_result(source_file: SourceFile, outcome: WriteOutcome, failure: str 
     )
 
 
+_RESULT_FIELDS = [
+    "state",
+    "outcome",
+    "failure_reason",
+    "rows_total",
+    "records_created",
+    "records_updated",
+    "records_deleted",
+    "records_skipped",
+    "records_failed",
+    "ingested_at",
+    "object_headers",
+]
+_FINISH_FIELDS = [
+    "state",
+    "finished_at",
+    "route_error",
+    "failure_reason",
+    "destination_key",
+    "report_key",
+]
+
+
 def _finish(source_file: SourceFile, state: str, *, reason: str = "") -> None:
+    _mark_finished(source_file, state, reason=reason)
+    source_file.save(update_fields=_FINISH_FIELDS)
+
+
+def _mark_finished(source_file: SourceFile, state: str, *, reason: str = "") -> None:
     source_file.state = state
     source_file.finished_at = timezone.now()
     source_file.route_error = ""
     if reason:
         source_file.failure_reason = reason
-    source_file.save()
 
 
 # --- moving and deleting --------------------------------------------------------------------
@@ -497,6 +524,7 @@ def _route(client: Any, layout: s3files.Layout, file_ids: list[int]) -> None:
                 _finish(move.source_file, move.outcome[0], reason=move.outcome[1])
         failures = _delete_sources(client, layout.bucket, [f.key for f in to_remove])
         faults.checkpoint("after_delete")
+        removed: list[SourceFile] = []
         for source_file in to_remove:
             if source_file.key in failures:
                 _route_failed(
@@ -505,7 +533,9 @@ def _route(client: Any, layout: s3files.Layout, file_ids: list[int]) -> None:
                 )
             else:
                 done = FileState.MOVED if source_file.destination_key else FileState.DELETED
-                _finish(source_file, done)
+                _mark_finished(source_file, done)
+                removed.append(source_file)
+        SourceFile.objects.bulk_update(removed, _FINISH_FIELDS)
 
 
 @dataclass
