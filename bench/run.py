@@ -177,12 +177,16 @@ class Bench:
     # 3 ---------------------------------------------------------------------------------------
     def small_files(self) -> None:
         count = env_int("BENCH_SMALL_FILES", 1000)
-        body = (HEADER + rows_text(0, 8)).encode()[:1024]
-        body = body[: body.rfind(b"\n") + 1]
+
+        def body(i: int) -> bytes:
+            """About 1 KB: a header and the file's own records (files that all updated the same
+            records would queue on their row locks, one file at a time, by design)."""
+            text = (HEADER + rows_text(i * 10, 10)).encode()[:1024]
+            return text[: text.rfind(b"\n") + 1]
 
         def put(i: int) -> None:
-            self.client.put_object(Bucket=BUCKET, Key=f"w3/incoming/f{i:05d}.csv", Body=body)
-            self.client.put_object(Bucket=BUCKET, Key=f"cli/src/f{i:05d}.csv", Body=body)
+            self.client.put_object(Bucket=BUCKET, Key=f"w3/incoming/f{i:05d}.csv", Body=body(i))
+            self.client.put_object(Bucket=BUCKET, Key=f"cli/src/f{i:05d}.csv", Body=body(i))
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put, range(count)))
@@ -193,7 +197,7 @@ class Bench:
         cli = self.aws_cli_move()
         self.results["3_small_files"] = {
             "files": count,
-            "file_bytes": len(body),
+            "file_bytes": len(body(0)),
             "ours": ours,
             "aws_s3_mv": cli,
         }
