@@ -215,6 +215,11 @@ LOGGING = {
 # Ingest.
 # Seconds to wait for S3 to answer before the request is retried.
 S3_READ_TIMEOUT = env.int("S3_READ_TIMEOUT", default=60)
+# Runs reuse an S3 client (and its open connections) for this many seconds; keep it well
+# under the hour that credentials from an assumed IAM role last.
+S3_CLIENT_MAX_AGE = env.int("S3_CLIENT_MAX_AGE", default=600)
+# Connections a client keeps open to S3: the threads of a run share them.
+S3_MAX_POOL_CONNECTIONS = env.int("S3_MAX_POOL_CONNECTIONS", default=50)
 # Objects larger than this are moved with a multipart copy (CopyObject's limit is 5 GiB).
 S3_MULTIPART_COPY_THRESHOLD = env.int("S3_MULTIPART_COPY_THRESHOLD", default=5 * 1024**3)
 S3_MULTIPART_COPY_PART_SIZE = env.int("S3_MULTIPART_COPY_PART_SIZE", default=512 * 1024**2)

@@ -3,8 +3,10 @@
 Secrets live here only in memory, in the S3Params handed to boto3; they are never logged.
 """
 
+import hashlib
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 import boto3
@@ -72,6 +74,7 @@ def _client_config() -> Config:
         read_timeout=settings.S3_READ_TIMEOUT,
         retries={"max_attempts": 5, "mode": "standard"},
         signature_version="s3v4",
+        max_pool_connections=settings.S3_MAX_POOL_CONNECTIONS,
     )
 
 
@@ -164,7 +167,8 @@ def _thread_session() -> boto3.session.Session:
 
 
 def make_s3_client(params: S3Params) -> Any:
-    """An S3 client for the connector's bucket (assuming its role first, if it uses one)."""
+    """A new S3 client for the connector's bucket (assuming its role first, if it uses one):
+    what a check of the settings needs, so that it proves them afresh."""
     _check_endpoint_allowed(params.endpoint_url)
     return _thread_session().client(
         "s3",
@@ -173,3 +177,40 @@ def make_s3_client(params: S3Params) -> Any:
         config=_client_config(),
         **credentials_for(params),
     )
+
+
+_clients: dict[str, tuple[float, Any]] = {}
+_clients_lock = threading.Lock()
+MAX_CACHED_CLIENTS = 64
+
+
+def shared_s3_client(params: S3Params) -> Any:
+    """An S3 client for runs, shared by the threads of this process and kept for
+    S3_CLIENT_MAX_AGE seconds. Building a client costs tens of milliseconds and its
+    connections start cold, which a run of many small files paid once a batch. boto3 clients
+    are thread-safe. Changed settings (a new secret, endpoint or role) make a new client, and
+    the endpoint allow-list is checked on every call."""
+    _check_endpoint_allowed(params.endpoint_url)
+    key = _fingerprint(params)
+    now = time.monotonic()
+    with _clients_lock:
+        cached = _clients.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+    client = make_s3_client(params)
+    with _clients_lock:
+        if len(_clients) >= MAX_CACHED_CLIENTS:
+            _clients.clear()
+        _clients[key] = (now + settings.S3_CLIENT_MAX_AGE, client)
+    return client
+
+
+def forget_s3_clients() -> None:
+    with _clients_lock:
+        _clients.clear()
+
+
+def _fingerprint(params: S3Params) -> str:
+    """A digest of everything a client is built from, so the secret itself is not a key."""
+    parts = [*astuple(params), settings.S3_READ_TIMEOUT, settings.AWS_DEFAULT_REGION]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()

@@ -7,9 +7,11 @@ deletes and is retried until it succeeds, never ingesting again.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -20,7 +22,7 @@ from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connectors.aws import S3AccessError, describe_error, make_s3_client
+from connectors.aws import S3AccessError, describe_error, shared_s3_client
 from connectors.models import Connector
 from connectors.sources.s3 import params_for_connector
 from entities.validation import FieldSpec
@@ -132,7 +134,7 @@ def execute_run(run_id: int, *, dispatch: Dispatch) -> Run:
             "this run was not started.",
         )
     try:
-        client = make_s3_client(params_for_connector(run.connector))
+        client = shared_s3_client(params_for_connector(run.connector))
         _interrupt_stale_runs(run)
         for batch in _claimed_batches(client, run):
             dispatch(run.pk, batch)
@@ -316,7 +318,7 @@ def route_with_retries(client: Any, connector: Connector, file_ids: list[int]) -
 
 def _client_or_note(run: Run) -> Any:
     try:
-        return make_s3_client(params_for_connector(run.connector))
+        return shared_s3_client(params_for_connector(run.connector))
     except S3AccessError as exc:
         note(run.pk, f"Could not connect to S3: {exc}")
         return None
@@ -656,7 +658,8 @@ def complete_if_done(run_id: int) -> None:
 
 def run_inline(run: Run, *, parallel: int = 1) -> Run:
     """Run in this process (the run_connector command, benchmarks, tests); with parallel > 1,
-    batches are processed by that many threads, each with its own database connection."""
+    batches are processed by that many threads, each with its own database connection, kept
+    from one batch to the next."""
     if parallel <= 1:
         return execute_run(run.pk, dispatch=process_batch)
     with ThreadPoolExecutor(parallel) as pool:
@@ -665,9 +668,12 @@ def run_inline(run: Run, *, parallel: int = 1) -> Run:
         def dispatch(run_id: int, file_ids: list[int]) -> None:
             pending.append(pool.submit(_process_batch_in_thread, run_id, file_ids))
 
-        finished = execute_run(run.pk, dispatch=dispatch)
-        for future in pending:
-            future.result()
+        try:
+            finished = execute_run(run.pk, dispatch=dispatch)
+            for future in pending:
+                future.result()
+        finally:
+            _close_connections_of_threads(pool, parallel)
     complete_if_done(run.pk)
     return Run.objects.get(pk=finished.pk)
 
@@ -675,5 +681,22 @@ def run_inline(run: Run, *, parallel: int = 1) -> Run:
 def _process_batch_in_thread(run_id: int, file_ids: list[int]) -> None:
     try:
         process_batch(run_id, file_ids)
-    finally:
-        connections.close_all()  # this thread's connections only
+    except Exception:
+        connections.close_all()  # this thread's: the next batch starts with a fresh one
+        raise
+
+
+def _close_connections_of_threads(pool: ThreadPoolExecutor, threads: int) -> None:
+    """Close each pool thread's database connections (only a thread can close its own): one
+    task per thread, held at a barrier until every thread has one."""
+    barrier = threading.Barrier(threads)
+
+    def close_mine() -> None:
+        try:
+            barrier.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    for future in [pool.submit(close_mine) for _ in range(threads)]:
+        with suppress(threading.BrokenBarrierError):  # it closed its connections all the same
+            future.result()

@@ -25,6 +25,17 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 @pytest.fixture(autouse=True)
+def fresh_s3_clients() -> Iterator[None]:
+    """Runs share S3 clients within a process; each test starts without any (its moto
+    server, fault proxy or credentials are its own)."""
+    from connectors.aws import forget_s3_clients
+
+    forget_s3_clients()
+    yield
+    forget_s3_clients()
+
+
+@pytest.fixture(autouse=True)
 def builtin_entities(request: pytest.FixtureRequest) -> None:
     """Transactional tests flush the database; bring back the built-in entity types that a
     data migration created (the same function, so they are exactly the same)."""

@@ -128,7 +128,7 @@ def test_a_retained_failed_file_is_retried_only_when_its_content_changes(
 def test_a_crash_between_commit_and_move_only_moves_next_time(connector, bucket, s3_client) -> None:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     crashed = services.start_run(connector, trigger="manual")
-    client = services.make_s3_client(services.params_for_connector(connector))
+    client = services.shared_s3_client(services.params_for_connector(connector))
     config = services.ingest_config(connector, file_id=0)
     # The worker commits the file's records, then dies before moving it.
     services.execute_run(
@@ -241,9 +241,9 @@ class FailingDeletes:
 def test_a_failed_delete_is_shown_and_retried_never_reingested(
     connector, bucket, s3_client, monkeypatch
 ) -> None:
-    real = services.make_s3_client
+    real = services.shared_s3_client
     monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.01,))
-    monkeypatch.setattr(services, "make_s3_client", lambda params: FailingDeletes(real(params)))
+    monkeypatch.setattr(services, "shared_s3_client", lambda params: FailingDeletes(real(params)))
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     first = run_now(connector)
     source_file = SourceFile.objects.get()
@@ -251,7 +251,7 @@ def test_a_failed_delete_is_shown_and_retried_never_reingested(
     assert source_file.state == FileState.INGESTED
     assert "AccessDenied" in source_file.route_error and source_file.route_attempts == 2
 
-    monkeypatch.setattr(services, "make_s3_client", real)
+    monkeypatch.setattr(services, "shared_s3_client", real)
     second = run_now(connector)
     assert second.records_created == 0 and Record.objects.count() == 2
     assert keys(s3_client, bucket) == ["done/good.csv"]
