@@ -356,3 +356,78 @@ def test_a_batch_of_moves_never_overwrites_and_keeps_names_where_free(
         body = s3_client.get_object(Bucket=bucket, Key=f"done/{name}")["Body"].read()
         assert body == b"someone else's file"
     assert not [key for key in keys(s3_client, bucket) if key.startswith("incoming/")]
+
+
+class SlowReadsOf:
+    """A client whose GET of one key answers 503 SlowDown (a passing fault)."""
+
+    def __init__(self, client: Any, key: str) -> None:
+        self._client, self._key = client, key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
+        if kwargs["Key"] == self._key:
+            from botocore.exceptions import ClientError
+
+            error = {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}
+            raise ClientError(error, "GetObject")
+        return self._client.get_object(**kwargs)
+
+
+def test_a_batch_of_small_files_settles_each_file_on_its_own(
+    connector, bucket, s3_client, monkeypatch
+) -> None:
+    """One transaction for the batch, yet each file has its own fate: written, failed with
+    nothing written, changed in the bucket, or (S3 throttled its read) left for next run."""
+    put(s3_client, bucket, "incoming/a-good.csv", GOOD_CSV)
+    put(s3_client, bucket, "incoming/b-bad.csv", BAD_CSV)
+    put(s3_client, bucket, "incoming/c-gone.csv", GOOD_CSV.replace("p1", "p7"))
+    put(s3_client, bucket, "incoming/d-replaced.csv", GOOD_CSV.replace("p1", "p8"))
+    put(s3_client, bucket, "incoming/e-slow.csv", GOOD_CSV.replace("p1", "p9"))
+    real = services.shared_s3_client
+    monkeypatch.setattr(
+        services,
+        "shared_s3_client",
+        lambda params: SlowReadsOf(real(params), "incoming/e-slow.csv"),
+    )
+    run = services.start_run(connector, trigger="manual")
+
+    def change_then_process(run_id: int, ids: list[int]) -> None:
+        assert len(ids) == 5  # one batch
+        s3_client.delete_object(Bucket=bucket, Key="incoming/c-gone.csv")
+        put(s3_client, bucket, "incoming/d-replaced.csv", GOOD_CSV.replace("p1", "p6"))
+        services.process_batch(run_id, ids)
+
+    services.execute_run(run.pk, dispatch=change_then_process)
+
+    files = {f.key: f for f in SourceFile.objects.all()}
+    assert sorted(files) == [
+        f"incoming/{n}.csv" for n in ("a-good", "b-bad", "c-gone", "d-replaced")
+    ]
+    assert (files["incoming/a-good.csv"].state, files["incoming/a-good.csv"].records_created) == (
+        FileState.MOVED,
+        2,
+    )
+    bad = files["incoming/b-bad.csv"]
+    assert (bad.state, bad.outcome, bad.destination_key) == (
+        FileState.MOVED,
+        "failed",
+        "failed/b-bad.csv",
+    )
+    assert "not-an-email" in bad.row_errors.get().reason
+    assert "deleted from the bucket" in files["incoming/c-gone.csv"].failure_reason
+    assert "replaced after it was listed" in files["incoming/d-replaced.csv"].failure_reason
+    assert {files[k].state for k in ("incoming/c-gone.csv", "incoming/d-replaced.csv")} == {
+        FileState.SUPERSEDED
+    }
+    assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2"}
+    run.refresh_from_db()
+    assert (run.files_succeeded, run.files_failed, run.records_created) == (1, 1, 2)
+    assert any("e-slow.csv: not read this time" in n and "SlowDown" in n for n in run.notes)
+
+    monkeypatch.setattr(services, "shared_s3_client", real)
+    second = run_now(connector)
+    assert (second.files_succeeded, second.records_created) == (2, 2)  # p9 and p6
+    assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2", "p6", "p9"}
