@@ -192,7 +192,7 @@ class Bench:
             list(pool.map(put, range(count)))
         connector_id = self.connector(self.pg, "small", "w3/")
         job("reset_records", {}, database=self.pg)
-        parallel = env_int("BENCH_SMALL_PARALLEL", 8)
+        parallel = env_int("BENCH_SMALL_PARALLEL", 4)
         ours = job("ingest", {"connector_id": connector_id, "parallel": parallel}, database=self.pg)
         cli = self.aws_cli_move()
         self.results["3_small_files"] = {

@@ -225,8 +225,9 @@ S3_MULTIPART_COPY_THRESHOLD = env.int("S3_MULTIPART_COPY_THRESHOLD", default=5 *
 S3_MULTIPART_COPY_PART_SIZE = env.int("S3_MULTIPART_COPY_PART_SIZE", default=512 * 1024**2)
 # A gzip file may not decompress to more than this (protects against gzip bombs).
 INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=20 * 1024**3)
-# Small files are processed together, up to this many per task.
-INGEST_BATCH_FILES = env.int("INGEST_BATCH_FILES", default=20)
+# Small files are processed together, up to this many (and bytes) per task: read at once, then
+# ingested in one transaction. Each batch lists its destination once (BENCHMARKS.md).
+INGEST_BATCH_FILES = env.int("INGEST_BATCH_FILES", default=50)
 INGEST_BATCH_BYTES = env.int("INGEST_BATCH_BYTES", default=16 * 1024**2)
 # A batch's files are copied to their Successful/Failed directories this many at a time.
 INGEST_S3_THREADS = env.int("INGEST_S3_THREADS", default=8)
