@@ -385,7 +385,7 @@ def ingest_file(client: Any, file_id: int, *, connector: Connector, config: Inge
             _finish(source_file, FileState.SUPERSEDED, reason=str(exc))
             return
         _set_result(source_file, outcome, failure)
-        _save_results([source_file], [(source_file, outcome)])
+        _save_results([(source_file, outcome)])
 
 
 def ingest_together(
@@ -409,22 +409,18 @@ def ingest_together(
         for source_file in locked:
             source_file.connector = connector
             content = fetched[source_file.pk]
-            if isinstance(content, TransientIngestError):
+            if isinstance(content, FileChanged):
+                _mark_finished(source_file, FileState.SUPERSEDED, reason=str(content))
+                changed.append(source_file)
+            elif isinstance(content, Exception):
                 unread[source_file.pk] = str(content)
-                continue
-            try:
-                if isinstance(content, FileChanged):
-                    raise content
+            else:
                 data, source_file.object_headers = content
                 outcome, failure = _parse_and_write(io.BytesIO(data), source_file, config)
-            except FileChanged as exc:
-                _mark_finished(source_file, FileState.SUPERSEDED, reason=str(exc))
-                changed.append(source_file)
-                continue
-            _set_result(source_file, outcome, failure)
-            written.append((source_file, outcome))
+                _set_result(source_file, outcome, failure)
+                written.append((source_file, outcome))
         _update_rows(changed, _FINISH_FIELDS)
-        _save_results([f for f, _ in written], written)
+        _save_results(written)
     return unread
 
 
@@ -432,7 +428,8 @@ Fetched = tuple[bytes, dict[str, Any]] | Exception
 
 
 def _read_all(client: Any, files: list[SourceFile]) -> dict[int, Fetched]:
-    """{file id: (content, headers), or the FileChanged/TransientIngestError met reading it}."""
+    """{file id: (content, headers), or the FileChanged/TransientIngestError met reading it}.
+    Bodies are held whole: a batch of several files is at most INGEST_BATCH_BYTES."""
 
     def read(source_file: SourceFile) -> Fetched:
         try:
@@ -527,15 +524,16 @@ def _set_result(source_file: SourceFile, outcome: WriteOutcome, failure: str | N
     source_file.ingested_at = timezone.now()
 
 
-def _save_results(files: list[SourceFile], outcomes: list[tuple[SourceFile, WriteOutcome]]) -> None:
+def _save_results(written: list[tuple[SourceFile, WriteOutcome]]) -> None:
     """The ledger rows, their row errors and their run's counters, in the caller's
     transaction: a statement each, however many files."""
-    if not files:
+    if not written:
         return
+    files = [f for f, _ in written]
     _update_rows(files, _RESULT_FIELDS)
     RowErrorModel.objects.bulk_create(
         RowErrorModel(source_file=f, line=e.line, column=e.column[:255], reason=e.reason)
-        for f, outcome in outcomes
+        for f, outcome in written
         for e in outcome.errors
     )
     for run_id in {f.run_id for f in files}:
