@@ -52,6 +52,34 @@ class BadRow:
 Row = ParsedRow | BadRow
 
 
+@dataclass(frozen=True, slots=True)
+class PlainBlock:
+    """Consecutive lines of a CSV or TSV file that hold no quote character and end with \n or
+    \r\n, each split at the delimiter: exactly what csv.reader makes of such lines, at a
+    fraction of its cost per row. rows[k] is the line first_line + k; a blank line is [""].
+
+    iter_rows(plain_blocks=True) yields these so that the writer can clean a run of rows in
+    one call (see ingest.writer); rows() turns one into the rows iter_rows yields otherwise.
+    """
+
+    first_line: int
+    header: tuple[str, ...]
+    rows: list[list[str]]
+
+    def row(self, offset: int) -> "Row | None":
+        """The row of rows[offset] (None for a blank line)."""
+        fields = self.rows[offset]
+        if len(fields) == 1 and not fields[0]:
+            return None  # without quotes, only a blank line splits into [""]
+        return _csv_row(self.first_line + offset, self.header, fields)
+
+    def expanded(self) -> Iterator[Row]:
+        for offset in range(len(self.rows)):
+            row = self.row(offset)
+            if row is not None:
+                yield row
+
+
 def iter_rows(
     stream: BinaryReader,
     *,
@@ -59,8 +87,10 @@ def iter_rows(
     delimiter: str = ",",
     key: str = "",
     max_decompressed_bytes: int = 10 * 1024**3,
-) -> Iterator[Row]:
-    """The file's rows, in order. `stream` is read in chunks and never whole.
+    plain_blocks: bool = False,
+) -> Iterator[Any]:
+    """The file's rows, in order. `stream` is read in chunks and never whole. With
+    `plain_blocks`, runs of plain CSV/TSV lines come as PlainBlocks instead of row by row.
 
     Raises FileFailed when the file as a whole cannot be read: at once for an unusable format
     or delimiter, otherwise while iterating.
@@ -70,12 +100,21 @@ def iter_rows(
         _check_delimiter(delimiter)
     elif file_format not in ("json", "ndjson"):
         raise FileFailed(f"unsupported file format {file_format!r}")
-    return _rows(stream, file_format, delimiter, key, max_decompressed_bytes)
+    items = _rows(stream, file_format, delimiter, key, max_decompressed_bytes)
+    return items if plain_blocks else _expanded(items)
+
+
+def _expanded(items: Iterator[Row | PlainBlock]) -> Iterator[Row]:
+    for item in items:
+        if item.__class__ is PlainBlock:
+            yield from item.expanded()  # type: ignore[union-attr]
+        else:
+            yield item  # type: ignore[misc]
 
 
 def _rows(
     stream: BinaryReader, file_format: str, delimiter: str, key: str, limit: int
-) -> Iterator[Row]:
+) -> Iterator[Row | PlainBlock]:
     data = _maybe_gunzipped(_read_chunks(stream), key=key, limit=limit)
     text = _decoded(data)
     if file_format == "json":
@@ -83,7 +122,7 @@ def _rows(
     elif file_format == "ndjson":
         yield from _ndjson_rows(_physical_lines(text))
     else:
-        yield from _csv_rows(_physical_lines(text), delimiter)
+        yield from _csv_items(_line_runs(text), delimiter)
 
 
 def _check_delimiter(delimiter: str) -> None:
@@ -220,8 +259,10 @@ def _split_lines(text: str) -> list[str]:
     return [*(piece + "\n" for piece in pieces), last]
 
 
-def _physical_lines(texts: Iterable[str]) -> Iterator[str]:
-    """The text's lines with their endings, as open(newline='') gives them."""
+def _line_runs(texts: Iterable[str]) -> Iterator[str]:
+    """The text in runs of whole lines: each run ends with a line ending, but the last may
+    not (a file's last line without one). A line cut by the end of a chunk goes whole into
+    the next run."""
     partial: list[str] = []  # the start of a line that continues in the next chunk
     partial_size = 0
     carry = ""  # a trailing \r that may be the start of \r\n
@@ -231,16 +272,17 @@ def _physical_lines(texts: Iterable[str]) -> Iterator[str]:
         carry = ""
         if text.endswith("\r"):
             text, carry = text[:-1], "\r"
-        *complete, unfinished = _split_lines(text)
-        if complete:
+        end = max(text.rfind("\n"), text.rfind("\r")) + 1
+        if end:
+            run = text[:end]
             if partial:
-                complete[0] = "".join(partial) + complete[0]
+                run = "".join(partial) + run
                 partial, partial_size = [], 0
-            lines_done += len(complete)
-            yield from complete
-        if unfinished:
-            partial.append(unfinished)
-            partial_size += len(unfinished)
+            lines_done += _line_count(run)
+            yield run
+        if end < len(text):
+            partial.append(text[end:])
+            partial_size += len(text) - end
             if partial_size > MAX_LINE_CHARS:
                 raise FileFailed(
                     f"line {lines_done + 1} is longer than {MAX_LINE_CHARS:,} characters"
@@ -250,35 +292,138 @@ def _physical_lines(texts: Iterable[str]) -> Iterator[str]:
         yield tail
 
 
+def _line_count(run: str) -> int:
+    """Line endings in `run`: \n, \r\n and a lone \r each end a line."""
+    newlines = run.count("\n")
+    return newlines + run.count("\r") - run.count("\r\n") if "\r" in run else newlines
+
+
+def _lines_of(run: str) -> list[str]:
+    """A run's lines with their endings, as open(newline='') gives them."""
+    lines = _split_lines(run)
+    if not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _physical_lines(texts: Iterable[str]) -> Iterator[str]:
+    """The text's lines with their endings, as open(newline='') gives them."""
+    for run in _line_runs(texts):
+        yield from _lines_of(run)
+
+
 # --- CSV and TSV ----------------------------------------------------------------------------
 
 
-def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[Row]:
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
-    header = _csv_header(reader)
-    width = len(header)
+class _LineFeed:
+    """The lines csv.reader reads, a run of lines at a time. `consumed` counts the lines of
+    the file read so far, by csv.reader or as PlainBlocks: the next row starts on line
+    consumed + 1."""
+
+    def __init__(self, runs: Iterator[str]) -> None:
+        self._runs = runs
+        self._lines: list[str] = []
+        self._next = 0
+        self.consumed = 0
+
+    def __iter__(self) -> "_LineFeed":
+        return self
+
+    def __next__(self) -> str:
+        # Past the buffered lines only when a quoted value goes on: take the next run.
+        if self._next >= len(self._lines):
+            run = next(self._runs, None)
+            if run is None:
+                raise StopIteration
+            self.load(run)
+        line = self._lines[self._next]
+        self._next += 1
+        self.consumed += 1
+        return line
+
+    @property
+    def buffered(self) -> bool:
+        return self._next < len(self._lines)
+
+    def next_run(self) -> str | None:
+        return next(self._runs, None)
+
+    def load(self, run: str) -> None:
+        self._lines, self._next = _lines_of(run), 0
+
+    def take_buffered(self) -> str:
+        """The buffered lines as one run (they are taken off the feed)."""
+        run = "".join(self._lines[self._next :])
+        self._lines, self._next = [], 0
+        return run
+
+
+def _csv_items(runs: Iterator[str], delimiter: str) -> Iterator[Row | PlainBlock]:
+    """Rows, and PlainBlocks for the lines before the first quote or lone carriage return of
+    each run; csv.reader reads the others, and the lines a quoted value spans."""
+    feed = _LineFeed(runs)
+    reader = csv.reader(feed, delimiter=delimiter, strict=True)
+    header = _csv_header(reader, feed)
     while True:
-        start = reader.line_num + 1  # line_num is the last line the reader consumed
-        try:
-            fields = next(reader)
-        except StopIteration:
+        run = feed.take_buffered() if feed.buffered else feed.next_run()
+        if run is None:
             return
-        except csv.Error as exc:
-            yield _malformed_csv_row(exc, start)
+        plain, rest = _plain_part(run)
+        if plain:
+            yield _plain_block(plain, feed, header, delimiter)
+        if not rest:
             continue
-        if not fields:
-            continue  # a blank line
-        values = dict(zip(header, fields, strict=False))
-        if len(fields) != width:
-            yield BadRow(start, f"expected {width} fields, found {len(fields)}", values)
-        else:
-            yield ParsedRow(start, values)
+        feed.load(rest)
+        while feed.buffered:  # a row at a time, until the run's lines are read
+            start = feed.consumed + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield _malformed_csv_row(exc, start)
+                continue
+            if fields:  # not a blank line
+                yield _csv_row(start, header, fields)
 
 
-def _csv_header(reader: Any) -> list[str]:
+def _plain_part(run: str) -> tuple[str, str]:
+    """(the lines of `run` before the first that has a quote or a lone carriage return, the
+    rest). Very long lines are left to csv.reader, which enforces the field size limit."""
+    if len(run) > MAX_FIELD_CHARS:
+        return "", run
+    special = _QUOTE_OR_LONE_CR.search(run)
+    if special is None:
+        return run, ""
+    cut = run.rfind("\n", 0, special.start()) + 1
+    return run[:cut], run[cut:]
+
+
+_QUOTE_OR_LONE_CR = re.compile('"|\r(?!\n)')
+
+
+def _plain_block(run: str, feed: _LineFeed, header: tuple[str, ...], delimiter: str) -> PlainBlock:
+    if "\r" in run:
+        run = run.replace("\r\n", "\n")
+    lines = run.split("\n")
+    if not lines[-1]:
+        lines.pop()  # the run ends with a line ending
+    block = PlainBlock(feed.consumed + 1, header, [line.split(delimiter) for line in lines])
+    feed.consumed += len(lines)
+    return block
+
+
+def _csv_row(line: int, header: tuple[str, ...], fields: list[str]) -> Row:
+    values = dict(zip(header, fields, strict=False))
+    if len(fields) != len(header):
+        return BadRow(line, f"expected {len(header)} fields, found {len(fields)}", values)
+    return ParsedRow(line, values)
+
+
+def _csv_header(reader: Any, feed: _LineFeed) -> tuple[str, ...]:
     fields: list[str] = []
     while not fields:
-        start = reader.line_num + 1
+        start = feed.consumed + 1
         try:
             fields = next(reader)
         except StopIteration:
@@ -298,7 +443,7 @@ def _csv_header(reader: Any) -> list[str]:
         raise FileFailed(
             f"the header row repeats the column name(s) {listed}; names must be unique"
         )
-    return names
+    return tuple(names)
 
 
 def _malformed_csv_row(exc: csv.Error, start: int) -> BadRow:

@@ -1,5 +1,6 @@
 """The streaming parsers: every format, gzip, encodings, broken files and constant memory."""
 
+import csv
 import gzip
 import io
 import json
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from ingest.parsers import CHUNK_BYTES, MAX_FIELD_CHARS, BadRow, Row, iter_rows
+from ingest import parsers
+from ingest.parsers import CHUNK_BYTES, MAX_FIELD_CHARS, BadRow, PlainBlock, Row, iter_rows
 from ingest.types import FileFailed, ParsedRow
 
 
@@ -209,6 +211,80 @@ def test_a_nul_character_does_not_break_reading() -> None:
 def test_csv_parses_the_same_whatever_the_read_sizes() -> None:
     data = 'id,note\r\n1,"multi\r\nline, ""quoted"""\r\n2,é😀\r\n\r\n3,"x"\r'.encode()
     assert parse(data) == list(iter_rows(Trickle(data), file_format="csv"))
+
+
+def csv_module_rows(text: str) -> list[Row]:
+    """What csv.reader makes of the whole text at once: the reference for the streaming parser,
+    which reads plain lines without it."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] = []
+    while not header:
+        header = [name.strip() for name in next(reader)]
+    rows: list[Row] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            rows.append(parsers._malformed_csv_row(exc, start))
+            continue
+        if fields:
+            rows.append(parsers._csv_row(start, tuple(header), fields))
+
+
+def random_csv(generator: random.Random, lines: int) -> str:
+    pieces = ["a", "b c", "", " ", "é", "1.5", '"q"', '"x, y"', '"two\nlines"', '"say ""hi"""']
+    newline = generator.choice(["\n", "\r\n", "\n"])
+    out = ["id,name,note"]
+    for _ in range(lines):
+        kind = generator.random()
+        if kind < 0.05:
+            out.append("")  # blank
+        elif kind < 0.1:
+            out.append(
+                ",".join(generator.choice(pieces[:6]) for _ in range(generator.randint(1, 5)))
+            )
+        elif kind < 0.2:
+            out.append(",".join(generator.choice(pieces) for _ in range(3)))
+        elif kind < 0.22:
+            out.append("x,y\rz,w")  # a lone carriage return ends a line
+        else:
+            out.append(",".join(generator.choice(pieces[:6]) for _ in range(3)))
+    return newline.join(out) + generator.choice([newline, ""])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_plain_lines_parse_as_csv_reader_parses_them(seed: int) -> None:
+    generator = random.Random(seed)
+    text = random_csv(generator, generator.choice([5, 50, 400]))
+    data = text.encode()
+    expected = csv_module_rows(text)
+    assert list(iter_rows(Trickle(data, seed), file_format="csv")) == expected
+    assert parse(data) == expected
+    blocks = 0
+    for stream in (io.BytesIO(data), Trickle(data, seed)):
+        items = list(iter_rows(stream, file_format="csv", plain_blocks=True))
+        blocks += sum(isinstance(item, PlainBlock) for item in items)
+        expanded = [r for i in items for r in (i.expanded() if isinstance(i, PlainBlock) else [i])]
+        assert expanded == expected
+    assert blocks, "plain lines must come as blocks"
+
+
+def test_plain_lines_come_as_blocks_and_quoted_ones_as_rows() -> None:
+    text = 'id,name\r\n1,Ada\r\n\r\n2,Alan\r\n3,"Grace\r\nHopper"\r\n4,Kay\r\n'
+    items = list(iter_rows(io.BytesIO(text.encode()), file_format="csv", plain_blocks=True))
+    assert items[0] == PlainBlock(2, ("id", "name"), [["1", "Ada"], [""], ["2", "Alan"]])
+    assert items[1:] == [
+        ParsedRow(5, {"id": "3", "name": "Grace\r\nHopper"}),
+        ParsedRow(7, {"id": "4", "name": "Kay"}),
+    ]
+
+
+def test_an_unquoted_value_over_the_limit_fails_the_file() -> None:
+    big = "x" * (MAX_FIELD_CHARS + 1)
+    assert "has a value longer than" in failure(f"id,blob\n1,{big}\n")
 
 
 def test_unsupported_format_fails() -> None:
