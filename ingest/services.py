@@ -500,6 +500,7 @@ def _parse_and_write(
                 delimiter=connector.csv_delimiter,
                 key=source_file.key,
                 max_decompressed_bytes=settings.INGEST_MAX_DECOMPRESSED_BYTES,
+                plain_blocks=True,
             )
             if settings.INGEST_FAULT_POINT:
                 rows = _with_fault_point(rows)

@@ -29,7 +29,7 @@ import json
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,7 +42,7 @@ from django.utils import timezone
 from connectors.models import IntegrationType
 from entities.models import FieldType, Record
 from entities.validation import CONVERTERS, EMAIL_RE, PHONE_RE, FieldSpec, InvalidValue
-from ingest.parsers import BadRow
+from ingest.parsers import BadRow, PlainBlock
 from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowError
 
 MAX_EXTERNAL_ID = Record._meta.get_field("external_id").max_length or 255
@@ -65,13 +65,20 @@ BATCH_ROWS = 10_000
 
 
 def write_file(
-    rows: Iterable[ParsedRow | BadRow], config: IngestConfig, *, batch_size: int = BATCH_ROWS
+    rows: Iterable[ParsedRow | BadRow | PlainBlock],
+    config: IngestConfig,
+    *,
+    batch_size: int = BATCH_ROWS,
 ) -> FileOutcome:
-    """Write the rows; return the counts and row errors, or raise FileFailed."""
+    """Write the rows (PlainBlocks hold runs of them); return the counts and row errors, or
+    raise FileFailed."""
     writer = _FileWriter(config, batch_size)
     try:
         for row in rows:
-            writer.add(row)
+            if row.__class__ is PlainBlock:
+                writer.add_block(row)  # type: ignore[arg-type]
+            else:
+                writer.add(row)  # type: ignore[arg-type]
             if writer.has_seen_enough:
                 writer.stopped_early = True
                 break
@@ -133,6 +140,11 @@ def _plan(config: IngestConfig) -> _Plan:
 # --- one row --------------------------------------------------------------------------------
 
 
+# A record's data: typed values by field name, or (on PostgreSQL, which merges records
+# itself) the same already encoded as JSON text by a generated block cleaner.
+Data = dict[str, Any] | str
+
+
 @dataclass(slots=True)
 class _Candidate:
     """A row with a usable unique identifier. `data` is None when the row failed validation:
@@ -140,15 +152,15 @@ class _Candidate:
 
     line: int
     external_id: str
-    data: dict[str, Any] | None
+    data: Data | None
     missing_required: tuple[str, ...] = ()  # Patch: what a new record would lack
 
 
-def _check_columns(row: ParsedRow, plan: _Plan) -> None:
+def _check_columns(columns: Container[str], plan: _Plan) -> None:
     """A required field's column missing from the file fails it (checked on the first row)."""
     needed = (plan.identifier,) if plan.is_patch else plan.mapped
     for mapped in needed:
-        if mapped.spec.required and mapped.column not in row.values:
+        if mapped.spec.required and mapped.column not in columns:
             raise FileFailed(
                 f"the file has no column {mapped.column!r}, which is mapped to the required "
                 f"field {mapped.field!r}"
@@ -313,6 +325,118 @@ def _fast_checks(i: int, spec: FieldSpec, outer: list[str]) -> list[str]:
     return checks
 
 
+# A row whose values all match this can go into JSON text and COPY text as they are: printable
+# ASCII without a quote or a backslash.
+_PLAIN_TEXT = re.compile(r"[ !#-\[\]-~]*").fullmatch
+
+BlockCleaner = Callable[[list[list[str]], int, int, int, list[_Candidate]], int]
+
+
+@lru_cache(maxsize=64)
+def _block_cleaner(plan: _Plan, header: tuple[str, ...], encoded: bool) -> BlockCleaner | None:
+    """A function generated once per plan and header, like _fast_cleaner, for the rows of a
+    PlainBlock (lists of text by column): clean(rows, i, stop, first_line, out) appends a
+    candidate to `out` for each of rows[i:stop] while they are plain and valid, and returns
+    the index of the first that is not (stop if all were), for the exact path to read.
+
+    With `encoded`, a candidate's data is its JSON text, written by the function instead of
+    encoded by json from a dict: only rows whose values are printable ASCII without quotes or
+    backslashes are taken, so no value needs escaping. None for Patch."""
+    if plan.is_patch:
+        return None
+    count = len(plan.mapped)
+    present = [i for i, m in enumerate(plan.mapped) if m.column in header]
+    outer = [
+        "def factory(INDEXES, KEYS, LENGTHS, PATTERNS, CONVERT, SHAPES, WIDTH, CANDIDATE):",
+    ]
+    inner = [
+        "    def clean(rows, i, stop, first_line, out):",
+        "        append = out.append",
+        "        while i < stop:",
+        "            fields = rows[i]",
+        "            try:",
+        "                if len(fields) != WIDTH: return i",
+    ]
+    body: list[str] = []
+    body += [f"v{i} = fields[k{i}]" for i in present]
+    values = ", ".join(f"v{i}" for i in present)
+    if present:
+        body.append(f'raw = "".join(({values},))')
+        if encoded:
+            body.append("if PLAIN(raw) is None: raise NotPlain")
+        else:
+            body += [
+                'if "\\x00" in raw or not raw.isascii():',
+                *(f"    STORABLE(v{i})" for i in present),
+            ]
+    for i, mapped in enumerate(plan.mapped):
+        outer.append(f"    f{i} = KEYS[{i}]")
+        if i not in present:  # a column the file lacks: the field is set to null
+            body.append(f'j{i} = "null"' if encoded else f"v{i} = None")
+            continue
+        outer.append(f"    k{i} = INDEXES[{i}]")
+        checks = _fast_checks(i, mapped.spec, outer)
+        body += [f"v{i} = v{i}.strip()", f"if not v{i}:"]
+        if mapped.spec.required:
+            body.append("    raise NotPlain")
+        else:
+            body.append(f'    j{i} = "null"' if encoded else f"    v{i} = None")
+        present_value = [*checks, f"j{i} = {_json_fragment(i, mapped.spec)}"] if encoded else checks
+        if present_value:
+            body += ["else:", *(f"    {line}" for line in present_value)]
+    identifier = plan.mapped.index(plan.identifier)
+    if encoded:
+        data = 'f"{{' + ",".join(f"{{f{i}}}{{j{i}}}" for i in range(count)) + '}}"'
+    else:
+        data = "{" + ", ".join(f"f{i}: v{i}" for i in range(count)) + "}"
+    body += [
+        f"external_id = v{identifier}",
+        "if external_id is None: raise NotPlain",
+        "external_id = str(external_id)",
+        "if len(external_id) > MAX_EXTERNAL_ID: raise NotPlain",
+    ]
+    inner += [f"                {line}" for line in body]
+    inner += [
+        "            except Exception:",
+        "                return i",
+        f"            append(CANDIDATE(first_line + i, external_id, {data}))",
+        "            i += 1",
+        "        return i",
+    ]
+    namespace: dict[str, Any] = {
+        "STORABLE": _check_storable,
+        "PLAIN": _PLAIN_TEXT,
+        "NotPlain": _NotPlain,
+        "MAX_EXTERNAL_ID": MAX_EXTERNAL_ID,
+    }
+    code = "\n".join([*outer, *inner, "    return clean"])
+    exec(code, namespace)  # noqa: S102 - the code is built above from constants
+    names = tuple(m.field for m in plan.mapped)
+    return namespace["factory"](
+        tuple(header.index(m.column) if m.column in header else None for m in plan.mapped),
+        tuple(_dumps(name) + ":" for name in names) if encoded else names,
+        tuple(m.spec.max_length for m in plan.mapped),
+        tuple(
+            re.compile(m.spec.validation_regex).fullmatch if m.spec.validation_regex else None
+            for m in plan.mapped
+        ),
+        tuple(_FAST_CONVERTERS.get(m.spec.field_type) for m in plan.mapped),
+        tuple(_FAST_PATTERNS.get(m.spec.field_type) for m in plan.mapped),
+        len(header),
+        _Candidate,
+    )
+
+
+def _json_fragment(i: int, spec: FieldSpec) -> str:
+    """The expression of generated code that gives value i (not null, cleaned) as JSON."""
+    if spec.field_type == FieldType.INTEGER:
+        return f"str(v{i})"
+    if spec.field_type == FieldType.BOOLEAN:
+        return f'"true" if v{i} else "false"'
+    # Text, and what the converters make of decimals and dates: plain text by then.
+    return f"f'\"{{v{i}}}\"'"
+
+
 def _identifier_of(values: dict[str, Any], plan: _Plan) -> str | None:
     """The row's valid unique identifier, if it has one, whatever else is wrong with it."""
     try:
@@ -341,6 +465,7 @@ class _FileWriter:
         )
         self.batch: list[_Candidate] = []
         self.fast_clean = _fast_cleaner(self.plan)
+        self.encoded = not self.sql.merges_in_python  # plain rows' data as JSON text
         self.columns_checked = False
         self.stopped_early = False
 
@@ -356,9 +481,35 @@ class _FileWriter:
         if len(self.batch) >= self.batch_size:
             self._flush()
 
+    def add_block(self, block: PlainBlock) -> None:
+        """The rows of a block: runs of plain, valid rows are cleaned by one call of a
+        generated function; any other row (blank, ragged, invalid) is read like add()'s."""
+        if not self.columns_checked:
+            _check_columns(block.header, self.plan)
+            self.columns_checked = True
+        clean = _block_cleaner(self.plan, block.header, self.encoded)
+        rows, first_line = block.rows, block.first_line
+        i, end = 0, len(rows)
+        while i < end:
+            if clean is not None:
+                stop = min(end, i + self.batch_size - len(self.batch))
+                done = clean(rows, i, stop, first_line, self.batch)
+                self.outcome.rows_total += done - i
+                i = done
+                if len(self.batch) >= self.batch_size:
+                    self._flush()
+                if i == stop:
+                    continue
+            row = block.row(i)  # not plain: the exact path says why
+            i += 1
+            if row is not None:
+                self.add(row)
+                if self.has_seen_enough:
+                    return
+
     def _add_parsed(self, row: ParsedRow) -> None:
         if not self.columns_checked:
-            _check_columns(row, self.plan)
+            _check_columns(row.values, self.plan)
             self.columns_checked = True
         if self.fast_clean is not None:
             cleaned = self._clean_fast(row.values)
@@ -465,7 +616,7 @@ class _Existing:
 @dataclass(slots=True)
 class _Write:
     external_id: str
-    data: dict[str, Any]
+    data: Data
     is_new: bool
 
 
@@ -668,6 +819,10 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 def _dumps(data: Any) -> str:
     return _ENCODE(data)
+
+
+def _json_of(data: Data) -> str:
+    return data if data.__class__ is str else _ENCODE(data)  # type: ignore[return-value]
 
 
 # --- SQL ------------------------------------------------------------------------------------
@@ -932,7 +1087,7 @@ class _PostgresSql(_Sql):
         head, tail = f"{self.entity_type_id}\t", f"\t{self.token}\t{now}\t{now}\n"
         return "".join(
             [
-                f"{head}{_copy_escaped(w.external_id)}\t{_copy_escaped(_dumps(w.data))}{tail}"
+                f"{head}{_copy_escaped(w.external_id)}\t{_copy_escaped(_json_of(w.data))}{tail}"
                 for w in new
             ]
         )
@@ -954,7 +1109,7 @@ class _PostgresSql(_Sql):
                 self.token,
                 self.now,
                 self.now,
-                _dumps([(w.external_id, w.data) for w in old]),
+                _pairs_json(old),
             ],
         )
         created = sum(1 for _, inserted in rows if inserted)
@@ -974,7 +1129,15 @@ def _copy_escaped(text: str) -> str:
 
 
 def _batch_json(writes: list[_Write]) -> str:
-    return _dumps([{"external_id": w.external_id, "data": w.data} for w in writes])
+    """[{"external_id": ..., "data": {...}}, ...] (data may be JSON text already)."""
+    parts = [f'{{"external_id":{_dumps(w.external_id)},"data":{_json_of(w.data)}}}' for w in writes]
+    return f"[{','.join(parts)}]"
+
+
+def _pairs_json(candidates: list[_Candidate]) -> str:
+    """[[external_id, {...}], ...] (data may be JSON text already)."""
+    parts = [f"[{_dumps(c.external_id)},{_json_of(c.data)}]" for c in candidates]  # type: ignore[arg-type]
+    return f"[{','.join(parts)}]"
 
 
 class _SqliteSql(_Sql):
@@ -1007,7 +1170,7 @@ class _SqliteSql(_Sql):
         total = 0
         for part in _parts(writes):
             rows = ", ".join(["(%s, %s)"] * len(part))
-            values = [value for w in part for value in (w.external_id, _dumps(w.data))]
+            values = [value for w in part for value in (w.external_id, _json_of(w.data))]
             count, _ = self._run(template, [*before, *values, *after], rows=rows)
             total += count
         return total

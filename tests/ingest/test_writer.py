@@ -47,8 +47,20 @@ def config_for(
     )
 
 
+READ_IN_BLOCKS = {"on": True}
+
+
+@pytest.fixture(autouse=True, params=["plain blocks", "row by row"])
+def csv_reading(request: pytest.FixtureRequest) -> None:
+    """Every CSV test runs both ways the writer is given rows: plain lines in blocks (as ingest
+    reads files) and row by row; both must write and report the same."""
+    READ_IN_BLOCKS["on"] = request.param == "plain blocks"
+
+
 def write_csv(text: str, config: IngestConfig, **options: Any) -> FileOutcome:
-    rows = iter_rows(io.BytesIO(text.encode()), file_format="csv")
+    rows = iter_rows(
+        io.BytesIO(text.encode()), file_format="csv", plain_blocks=READ_IN_BLOCKS["on"]
+    )
     return write_file(rows, config, **options)
 
 
@@ -535,6 +547,94 @@ def test_the_fast_path_takes_a_row_only_when_the_exact_path_finds_it_valid(every
     missing = {k: v for k, v in base.items() if k != "note"}
     with pytest.raises(KeyError):
         fast(missing)  # a column the row lacks: the exact path decides (null or error)
+
+
+@pytest.mark.parametrize("encoded", [False, True], ids=["dicts", "json text"])
+def test_the_block_cleaner_takes_a_row_only_when_the_exact_path_finds_it_valid(
+    every_type, encoded
+) -> None:
+    """The generated cleaner of plain CSV rows (lists of text) either gives what the exact path
+    gives, as a dict or as the very JSON text json would encode it to, or stops at the row."""
+    import json
+
+    from ingest.writer import _block_cleaner, _clean_row, _dumps, _external_id, _plan
+
+    plan = _plan(config_for(every_type))
+    header = ("extra", "code", "name", "note", "count", "amount", "active", "born", "seen_at",
+              "email", "phone")  # fmt: skip
+    base = ["z", "ABC-1", "Ada", "n", "3", "2.50", "yes", "1815-12-10", "2024-01-01T10:00:00",
+            "ada@example.com", "+44 20 7946 0000"]  # fmt: skip
+    clean = _block_cleaner(plan, header, encoded)
+    assert clean is not None
+    odd_text = [odd for odd in ODD_VALUES if isinstance(odd, str)]
+    odd_text += ['say "hi"', "back\\slash", "tab\there", "\x7f", "TRUE", "0.0000001", "007"]
+    rows = [
+        [*base[:column], odd, *base[column + 1 :]] for column in range(1, 11) for odd in odd_text
+    ]
+    taken = 0
+    for row in rows:
+        out: list[Any] = []
+        if clean([row], 0, 1, 5, out) == 0:
+            continue  # stepping aside is always allowed
+        taken += 1
+        (candidate,) = out
+        exact, errors, _ = _clean_row(ParsedRow(5, dict(zip(header, row, strict=True))), plan)
+        assert errors == [], row
+        assert candidate.line == 5
+        assert candidate.external_id == _external_id(plan.identifier, exact["code"], 5)[0]
+        if encoded:
+            assert candidate.data == _dumps(exact), row
+            assert json.loads(candidate.data) == exact
+        else:
+            assert candidate.data == exact, row
+    assert taken > 50  # it really does take the usual rows
+    # A run stops at the first row it cannot take, and at `stop`.
+    out = []
+    assert clean([base, base, base[:-1], base], 0, 4, 2, out) == 2
+    assert [c.line for c in out] == [2, 3]
+    assert clean([base, base, base], 1, 2, 2, out) == 2 and len(out) == 3
+
+
+def test_a_column_the_file_lacks_is_null_in_the_block_cleaner(profile) -> None:
+    from ingest.writer import _block_cleaner, _plan
+
+    plan = _plan(config_for(profile))
+    for encoded in (False, True):
+        clean = _block_cleaner(plan, ("profile_id", "email"), encoded)
+        out: list[Any] = []
+        assert clean([["p1", "a@example.com"]], 0, 1, 2, out) == 1
+        data = out[0].data if not encoded else __import__("json").loads(out[0].data)
+        assert data["profile_id"] == "p1" and data["first_name"] is None
+
+
+def test_a_block_of_plain_rows_and_odd_ones_reports_like_row_by_row(profile) -> None:
+    """Blank, ragged, invalid and repeated rows among plain ones, in files of several batches:
+    the same records and the same report whichever way the rows are read."""
+    lines = []
+    for n in range(60):
+        lines.append(f"q{n},First{n},Last,q{n}@example.com,,,{n}")
+        if n % 7 == 0:
+            lines.append("")
+        if n % 11 == 0:
+            lines.append(f"q{n},Again,Last,,,,")  # a repeated identifier
+        if n % 13 == 0:
+            lines.append(f"r{n},Bad,Row,not-an-email,,,")
+        if n % 17 == 0:
+            lines.append(f"s{n},Ragged")
+        if n % 19 == 0:
+            lines.append(f'"t{n}",Quoted,"Last, Name",,,,')
+    text = HEADER + "\n".join(lines) + "\n"
+    results = []
+    for blocks in (True, False):
+        READ_IN_BLOCKS["on"] = blocks
+        config = config_for(profile, "sync", token=10 + blocks, tolerance="100%")
+        with transaction.atomic():
+            outcome = write_csv(text, config, batch_size=8)
+            stored = sorted(Record.objects.values_list("external_id", "data"))
+            transaction.set_rollback(True)
+        results.append((counts(outcome), outcome.errors, stored))
+    assert results[0] == results[1]
+    assert results[0][0][0] > 60 and results[0][1]
 
 
 def test_patch_never_takes_the_fast_path(profile) -> None:
