@@ -1,7 +1,11 @@
 """Entity types (System, Standard, Custom), their fields, and the records ingested into them."""
 
+from typing import Any
+
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 
 field_name_validator = RegexValidator(
     r"^[a-z][a-z0-9_]{0,62}$",
@@ -88,8 +92,18 @@ class Record(models.Model):
 
     # No index of its own: the unique (entity_type, external_id) index serves lookups by entity
     # type, and a second index would be maintained for every record written.
+    # No foreign key constraint in the database either: its trigger ran for every row written,
+    # 40% of PostgreSQL's work loading a file (BENCHMARKS.md). The same guarantee comes from two
+    # locks instead: the ingest writer locks the entity type row FOR KEY SHARE once per file
+    # (what the trigger did once per row) and fails the file if it is gone, and deleting an
+    # entity type locks its row first (lock_before_delete), so it waits for files being written
+    # and then deletes their records with the rest (on_delete=CASCADE, done by Django).
     entity_type = models.ForeignKey(
-        EntityType, on_delete=models.CASCADE, related_name="records", db_index=False
+        EntityType,
+        on_delete=models.CASCADE,
+        related_name="records",
+        db_index=False,
+        db_constraint=False,
     )
     external_id = models.CharField(max_length=255)
     data = models.JSONField(default=dict)
@@ -108,3 +122,12 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_type.name} {self.external_id}"
+
+
+@receiver(pre_delete, sender=EntityType)
+def lock_before_delete(sender: type[EntityType], instance: EntityType, **kwargs: Any) -> None:
+    """Deleting an entity type waits for the files being written into it: their writers hold
+    its row FOR KEY SHARE, which this lock conflicts with. Django sends this inside the
+    deletion's transaction before deleting the records, so the records those files commit are
+    deleted with the rest, and a file started afterwards finds the entity type gone."""
+    EntityType.objects.select_for_update().filter(pk=instance.pk).exists()

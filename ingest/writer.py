@@ -40,7 +40,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from connectors.models import IntegrationType
-from entities.models import FieldType, Record
+from entities.models import EntityType, FieldType, Record
 from entities.validation import CONVERTERS, EMAIL_RE, PHONE_RE, FieldSpec, InvalidValue
 from ingest.parsers import BadRow, PlainBlock
 from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowError
@@ -455,6 +455,7 @@ class _FileWriter:
         self.config = config
         self.plan = _plan(config)
         self.sql = _sql_for(config, timezone.now())
+        self.sql.lock_entity_type()
         self.batch_size = max(1, batch_size)
         self.outcome = FileOutcome()
         self.background = (
@@ -852,6 +853,26 @@ class _Sql(ABC):
             rows = cursor.fetchall() if cursor.description else []
             return cursor.rowcount, rows
 
+    # Records have no foreign key constraint (see entities.models.Record): this lock, held
+    # until the file's transaction ends, is what the constraint's trigger took for every row.
+    _LOCK_ENTITY_TYPE = "SELECT 1 FROM {entity_table} WHERE {entity_pk} = %s FOR KEY SHARE"
+
+    def lock_entity_type(self) -> None:
+        """Hold the entity type for this file's transaction, or fail the file if it is gone:
+        deleting it waits for the file, then deletes the file's records too."""
+        meta = EntityType._meta
+        quote = connection.ops.quote_name
+        _, rows = self._run(
+            self._LOCK_ENTITY_TYPE,
+            [self.entity_type_id],
+            entity_table=quote(meta.db_table),
+            entity_pk=quote(meta.pk.column),
+        )
+        if not rows:
+            raise FileFailed(
+                f"the entity (id {self.entity_type_id}) this connector writes into no longer exists"
+            )
+
     @abstractmethod
     def existing(self, ids: set[str], *, with_data: bool) -> dict[str, _Existing]:
         """The records among `ids`; their data only if `with_data`."""
@@ -907,7 +928,6 @@ class _PostgresSql(_Sql):
         # writer's thread must use this one, inside the caller's transaction.
         connection.ensure_connection()
         self.db = connections[DEFAULT_DB_ALIAS]
-        self.checking_now = False
         # Until a COPY meets a record that exists, a batch is COPYd without looking its
         # identifiers up first (a new load costs no lookups); after that, every batch is.
         self.expect_new = True
@@ -988,7 +1008,6 @@ class _PostgresSql(_Sql):
         import psycopg
 
         with psycopg.Cursor(self.db.connection) as cursor:
-            self._check_entity_type_now(cursor)
             if copy_text is not None and self._copy(cursor, copy_text):
                 created, updated, repeated = len(writes), 0, []
             else:
@@ -1023,21 +1042,6 @@ class _PostgresSql(_Sql):
         "UPDATE {table} SET {last_file_id} = %s "
         "WHERE {entity_type} = %s AND {external_id} = ANY({ids_from_json})"
     )
-
-    def _check_entity_type_now(self, cursor: Any) -> None:
-        """Django declares foreign keys DEFERRABLE INITIALLY DEFERRED, so by default the
-        record -> entity type check of every row written runs at COMMIT, serially, after all
-        the work. Checked as each row is written, it runs while the next batch is read."""
-        if self.checking_now:
-            return
-        rows = self._raw(
-            cursor,
-            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
-            [Record._meta.db_table],
-        )
-        for (name,) in rows:
-            self._raw(cursor, f"SET CONSTRAINTS {connection.ops.quote_name(name)} IMMEDIATE", [])
-        self.checking_now = True
 
     def _raw(self, cursor: Any, template: str, params: list[Any]) -> list[tuple[Any, ...]]:
         sql = template.format(**self.names, ids_from_json=self.IDS_FROM_JSON)
@@ -1145,6 +1149,7 @@ class _SqliteSql(_Sql):
     writer at a time, so the data looked up cannot change before it is written back."""
 
     merges_in_python = True
+    _LOCK_ENTITY_TYPE = "SELECT 1 FROM {entity_table} WHERE {entity_pk} = %s"  # no row locks
     _INSERT = (
         "INSERT INTO {table} ({entity_type}, {external_id}, {data}, {last_file_id}, "
         "{created_at}, {updated_at}) "

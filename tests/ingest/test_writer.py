@@ -474,9 +474,9 @@ def test_queries_per_batch_are_bounded(
     # At most five statements per batch: look up, savepoint, COPY of the new records, release,
     # upsert of the existing ones (PostgreSQL's Upsert and Sync); three elsewhere. Sync also
     # marks the bad row's record as seen and deletes what the file did not name; once per file,
-    # PostgreSQL's Upsert and Sync make the entity type foreign key checked as rows are written,
-    # and undo (savepoint, rollback) the COPY tried without a lookup that met existing records.
-    with django_assert_max_num_queries(10 * 5 + 2 + 2 + 2):
+    # the writer locks the entity type, and PostgreSQL's Upsert and Sync undo (savepoint,
+    # rollback) the COPY tried without a lookup that met existing records.
+    with django_assert_max_num_queries(10 * 5 + 2 + 1 + 2):
         outcome = write_csv(HEADER + new + bad, config, batch_size=100)
     assert outcome.created + outcome.updated + outcome.skipped + outcome.failed_rows == 1001
     if integration_type in {"upsert", "patch", "sync"}:
@@ -701,3 +701,83 @@ def test_a_load_of_new_records_looks_nothing_up(profile, integration_type) -> No
         assert Record.objects.filter(entity_type=profile).count() == 550
     else:  # Sync mirrors the second file
         assert ids(profile) == sorted(f"n{n}" for n in range(250, 550))
+
+
+# --- the entity type: locked while a file is written -----------------------------------------
+
+
+def test_a_file_for_an_entity_that_no_longer_exists_fails_saying_so(profile) -> None:
+    config = config_for(profile)
+    EntityType.objects.filter(pk=profile.pk).delete()
+    with pytest.raises(FileFailed, match=r"the entity \(id \d+\) .* no longer exists"):
+        write_csv(HEADER + ADA, config)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_entity_waits_for_a_file_being_written_then_deletes_its_records() -> None:
+    """Records have no foreign key constraint; the writer's lock on the entity type and the lock
+    deletion takes first keep every record pointing at an entity type that exists."""
+    import threading
+
+    from django.db import connections
+
+    entity = EntityType.objects.create(name="Doomed", category="custom")
+    EntityField.objects.create(entity_type=entity, name="code", is_unique_identifier=True)
+    config = config_for(entity)
+    written, finish, deleted = threading.Event(), threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with transaction.atomic():
+                rows = iter_rows(io.BytesIO(b"code\nc1\nc2\nc3\n"), file_format="csv")
+                assert write_file(rows, config).created == 3
+                written.set()
+                finish.wait(30)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+            written.set()
+        finally:
+            connections.close_all()
+
+    def delete() -> None:
+        try:
+            EntityType.objects.filter(pk=entity.pk).delete()
+            deleted.set()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert written.wait(30) and not failures
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    waiting = wait_for_a_lock_wait()
+    blocked = not deleted.is_set()
+    finish.set()
+    writer.join(30)
+    deleter.join(30)
+    assert not failures, failures
+    assert waiting and blocked, "the deletion must wait for the file being written"
+    assert not EntityType.objects.filter(pk=entity.pk).exists()
+    assert not Record.objects.filter(entity_type_id=entity.pk).exists()  # nothing orphaned
+
+
+def wait_for_a_lock_wait(timeout: float = 30) -> bool:
+    """Whether some other backend comes to wait for a lock within `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.05)
+    return False
