@@ -65,6 +65,9 @@ class PlainBlock:
     first_line: int
     header: tuple[str, ...]
     rows: list[list[str]]
+    # Every value is printable ASCII without a backslash (and, as in any block, without a
+    # quote): text that JSON and COPY take as it is, checked once for the whole block.
+    clean: bool = False
 
     def row(self, offset: int) -> "Row | None":
         """The row of rows[offset] (None for a blank line)."""
@@ -392,14 +395,17 @@ def _plain_part(run: str) -> tuple[str, str]:
     rest). Very long lines are left to csv.reader, which enforces the field size limit."""
     if len(run) > MAX_FIELD_CHARS:
         return "", run
-    special = _QUOTE_OR_LONE_CR.search(run)
-    if special is None:
+    special = run.find('"')
+    if "\r" in run and run.count("\r") != run.count("\r\n"):  # str.find is much faster
+        lone_cr = _LONE_CR.search(run).start()  # type: ignore[union-attr]
+        special = lone_cr if special < 0 else min(special, lone_cr)
+    if special < 0:
         return run, ""
-    cut = run.rfind("\n", 0, special.start()) + 1
+    cut = run.rfind("\n", 0, special) + 1
     return run[:cut], run[cut:]
 
 
-_QUOTE_OR_LONE_CR = re.compile('"|\r(?!\n)')
+_LONE_CR = re.compile("\r(?!\n)")
 
 
 def _plain_block(run: str, feed: _LineFeed, header: tuple[str, ...], delimiter: str) -> PlainBlock:
@@ -408,9 +414,23 @@ def _plain_block(run: str, feed: _LineFeed, header: tuple[str, ...], delimiter: 
     lines = run.split("\n")
     if not lines[-1]:
         lines.pop()  # the run ends with a line ending
-    block = PlainBlock(feed.consumed + 1, header, [line.split(delimiter) for line in lines])
+    rows = [line.split(delimiter) for line in lines]
+    block = PlainBlock(feed.consumed + 1, header, rows, _is_clean(run, delimiter))
     feed.consumed += len(lines)
     return block
+
+
+# Printable ASCII but the backslash: what may remain of a clean run's values.
+_CLEAN_BYTES = bytes(code for code in range(0x20, 0x7F) if code != 0x5C)
+
+
+def _is_clean(run: str, delimiter: str) -> bool:
+    """Whether the run's values are all printable ASCII without a backslash: bytes.translate
+    deletes the allowed bytes in one pass, and nothing must be left."""
+    if not run.isascii():  # O(1): CPython knows whether a string is ASCII
+        return False
+    allowed = _CLEAN_BYTES + b"\n" + delimiter.encode()
+    return not run.encode("ascii").translate(None, allowed)
 
 
 def _csv_row(line: int, header: tuple[str, ...], fields: list[str]) -> Row:

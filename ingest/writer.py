@@ -325,23 +325,23 @@ def _fast_checks(i: int, spec: FieldSpec, outer: list[str]) -> list[str]:
     return checks
 
 
-# A row whose values all match this can go into JSON text and COPY text as they are: printable
-# ASCII without a quote or a backslash.
-_PLAIN_TEXT = re.compile(r"[ !#-\[\]-~]*").fullmatch
-
 BlockCleaner = Callable[[list[list[str]], int, int, int, list[_Candidate]], int]
 
 
 @lru_cache(maxsize=64)
-def _block_cleaner(plan: _Plan, header: tuple[str, ...], encoded: bool) -> BlockCleaner | None:
+def _block_cleaner(
+    plan: _Plan, header: tuple[str, ...], encoded: bool, clean_block: bool
+) -> BlockCleaner | None:
     """A function generated once per plan and header, like _fast_cleaner, for the rows of a
     PlainBlock (lists of text by column): clean(rows, i, stop, first_line, out) appends a
     candidate to `out` for each of rows[i:stop] while they are plain and valid, and returns
     the index of the first that is not (stop if all were), for the exact path to read.
 
     With `encoded`, a candidate's data is its JSON text, written by the function instead of
-    encoded by json from a dict: only rows whose values are printable ASCII without quotes or
-    backslashes are taken, so no value needs escaping. None for Patch."""
+    encoded by json from a dict: only rows whose values are printable text without a quote or
+    a backslash are taken, so no value (and no identifier, in COPY) needs escaping. For a
+    block whose text is `clean` (PlainBlock.clean), that was checked once for all its rows.
+    None for Patch."""
     if plan.is_patch:
         return None
     count = len(plan.mapped)
@@ -360,10 +360,12 @@ def _block_cleaner(plan: _Plan, header: tuple[str, ...], encoded: bool) -> Block
     body: list[str] = []
     body += [f"v{i} = fields[k{i}]" for i in present]
     values = ", ".join(f"v{i}" for i in present)
-    if present:
+    if present and not clean_block:
         body.append(f'raw = "".join(({values},))')
         if encoded:
-            body.append("if PLAIN(raw) is None: raise NotPlain")
+            body.append(
+                """if '"' in raw or "\\\\" in raw or not raw.isprintable(): raise NotPlain"""
+            )
         else:
             body += [
                 'if "\\x00" in raw or not raw.isascii():',
@@ -405,7 +407,6 @@ def _block_cleaner(plan: _Plan, header: tuple[str, ...], encoded: bool) -> Block
     ]
     namespace: dict[str, Any] = {
         "STORABLE": _check_storable,
-        "PLAIN": _PLAIN_TEXT,
         "NotPlain": _NotPlain,
         "MAX_EXTERNAL_ID": MAX_EXTERNAL_ID,
     }
@@ -488,7 +489,7 @@ class _FileWriter:
         if not self.columns_checked:
             _check_columns(block.header, self.plan)
             self.columns_checked = True
-        clean = _block_cleaner(self.plan, block.header, self.encoded)
+        clean = _block_cleaner(self.plan, block.header, self.encoded, block.clean)
         rows, first_line = block.rows, block.first_line
         i, end = 0, len(rows)
         while i < end:
@@ -1086,12 +1087,15 @@ class _PostgresSql(_Sql):
 
     def copy_text(self, new: list[_Candidate]) -> str:
         """Records in COPY's text format, built at once: a write_row call per record costs
-        more than the record's JSON encoding (see BENCHMARKS.md)."""
+        more than the record's JSON encoding (see BENCHMARKS.md). Data that is JSON text
+        already comes from a block cleaner, which takes no value that COPY would need escaped."""
         now = self.now.isoformat()
         head, tail = f"{self.entity_type_id}\t", f"\t{self.token}\t{now}\t{now}\n"
         return "".join(
             [
-                f"{head}{_copy_escaped(w.external_id)}\t{_copy_escaped(_json_of(w.data))}{tail}"
+                f"{head}{w.external_id}\t{w.data}{tail}"
+                if w.data.__class__ is str
+                else f"{head}{_copy_escaped(w.external_id)}\t{_copy_escaped(_dumps(w.data))}{tail}"
                 for w in new
             ]
         )

@@ -275,11 +275,27 @@ def test_plain_lines_parse_as_csv_reader_parses_them(seed: int) -> None:
 def test_plain_lines_come_as_blocks_and_quoted_ones_as_rows() -> None:
     text = 'id,name\r\n1,Ada\r\n\r\n2,Alan\r\n3,"Grace\r\nHopper"\r\n4,Kay\r\n'
     items = list(iter_rows(io.BytesIO(text.encode()), file_format="csv", plain_blocks=True))
-    assert items[0] == PlainBlock(2, ("id", "name"), [["1", "Ada"], [""], ["2", "Alan"]])
+    assert items[0] == PlainBlock(2, ("id", "name"), [["1", "Ada"], [""], ["2", "Alan"]], True)
     assert items[1:] == [
         ParsedRow(5, {"id": "3", "name": "Grace\r\nHopper"}),
         ParsedRow(7, {"id": "4", "name": "Kay"}),
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "clean"),
+    [("Ada", True), ("Zoë", False), ("back\\slash", False), ("tab\there", False), ("\x00", False)],
+)
+def test_a_block_says_whether_its_text_needs_escaping(value: str, clean: bool) -> None:
+    (block,) = iter_rows(
+        io.BytesIO(f"id,name\n1,{value}\n".encode()), file_format="csv", plain_blocks=True
+    )
+    assert block.rows == [["1", value]] and block.clean is clean
+
+
+def test_a_tsv_block_of_plain_text_is_clean() -> None:
+    items = list(iter_rows(io.BytesIO(b"id\tname\n1\tAda\n"), file_format="tsv", plain_blocks=True))
+    assert items == [PlainBlock(2, ("id", "name"), [["1", "Ada"]], clean=True)]
 
 
 def test_an_unquoted_value_over_the_limit_fails_the_file() -> None:

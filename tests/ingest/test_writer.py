@@ -564,7 +564,7 @@ def test_the_block_cleaner_takes_a_row_only_when_the_exact_path_finds_it_valid(
               "email", "phone")  # fmt: skip
     base = ["z", "ABC-1", "Ada", "n", "3", "2.50", "yes", "1815-12-10", "2024-01-01T10:00:00",
             "ada@example.com", "+44 20 7946 0000"]  # fmt: skip
-    clean = _block_cleaner(plan, header, encoded)
+    clean = _block_cleaner(plan, header, encoded, False)  # rows checked one by one
     assert clean is not None
     odd_text = [odd for odd in ODD_VALUES if isinstance(odd, str)]
     odd_text += ['say "hi"', "back\\slash", "tab\there", "\x7f", "TRUE", "0.0000001", "007"]
@@ -600,7 +600,7 @@ def test_a_column_the_file_lacks_is_null_in_the_block_cleaner(profile) -> None:
 
     plan = _plan(config_for(profile))
     for encoded in (False, True):
-        clean = _block_cleaner(plan, ("profile_id", "email"), encoded)
+        clean = _block_cleaner(plan, ("profile_id", "email"), encoded, True)
         out: list[Any] = []
         assert clean([["p1", "a@example.com"]], 0, 1, 2, out) == 1
         data = out[0].data if not encoded else __import__("json").loads(out[0].data)
@@ -623,6 +623,10 @@ def test_a_block_of_plain_rows_and_odd_ones_reports_like_row_by_row(profile) -> 
             lines.append(f"s{n},Ragged")
         if n % 19 == 0:
             lines.append(f'"t{n}",Quoted,"Last, Name",,,,')
+        if n % 23 == 0:  # unquoted values that JSON or COPY would need escaped, or not ASCII
+            lines.append(f"u{n},back\\slash,tab\there,,,,")
+            lines.append(f"v{n},Zoë,Ünal,zoe@example.com,,,")
+            lines.append(f"w{n}\\x,bell\x07,nul\x00,,,,")
     text = HEADER + "\n".join(lines) + "\n"
     results = []
     for blocks in (True, False):
