@@ -856,7 +856,9 @@ class _Sql(ABC):
 
     # Records have no foreign key constraint (see entities.models.Record): this lock, held
     # until the file's transaction ends, is what the constraint's trigger took for every row.
-    _LOCK_ENTITY_TYPE = "SELECT 1 FROM {entity_table} WHERE {entity_pk} = %s FOR KEY SHARE"
+    _LOCK_ENTITY_TYPE = (
+        "SELECT CURRENT_TIMESTAMP FROM {entity_table} WHERE {entity_pk} = %s FOR KEY SHARE"
+    )
 
     def lock_entity_type(self) -> None:
         """Hold the entity type for this file's transaction, or fail the file if it is gone:
@@ -873,6 +875,8 @@ class _Sql(ABC):
             raise FileFailed(
                 f"the entity (id {self.entity_type_id}) this connector writes into no longer exists"
             )
+        if rows[0][0] is not None:
+            self.now = rows[0][0]  # the transaction's time, which COPY's defaults give records
 
     @abstractmethod
     def existing(self, ids: set[str], *, with_data: bool) -> dict[str, _Existing]:
@@ -993,10 +997,9 @@ class _PostgresSql(_Sql):
     # psycopg connection directly (Django's wrapper belongs to the caller's thread), with
     # server-side binding: the batch document travels as one parameter, unquoted.
 
-    _COPY = (
-        "COPY {table} ({entity_type}, {external_id}, {data}, {last_file_id}, {created_at}, "
-        "{updated_at}) FROM STDIN"
-    )
+    # created_at and updated_at are left to their database default: the transaction's time,
+    # which lock_entity_type made the file's time (self.now) too.
+    _COPY = "COPY {table} ({entity_type}, {external_id}, {data}, {last_file_id}) FROM STDIN"
 
     def write_batch(
         self, writes: list[_Candidate], seen: list[str], copy_text: str | None = None
@@ -1089,8 +1092,7 @@ class _PostgresSql(_Sql):
         """Records in COPY's text format, built at once: a write_row call per record costs
         more than the record's JSON encoding (see BENCHMARKS.md). Data that is JSON text
         already comes from a block cleaner, which takes no value that COPY would need escaped."""
-        now = self.now.isoformat()
-        head, tail = f"{self.entity_type_id}\t", f"\t{self.token}\t{now}\t{now}\n"
+        head, tail = f"{self.entity_type_id}\t", f"\t{self.token}\n"
         return "".join(
             [
                 f"{head}{w.external_id}\t{w.data}{tail}"
@@ -1153,7 +1155,7 @@ class _SqliteSql(_Sql):
     writer at a time, so the data looked up cannot change before it is written back."""
 
     merges_in_python = True
-    _LOCK_ENTITY_TYPE = "SELECT 1 FROM {entity_table} WHERE {entity_pk} = %s"  # no row locks
+    _LOCK_ENTITY_TYPE = "SELECT NULL FROM {entity_table} WHERE {entity_pk} = %s"  # no row locks
     _INSERT = (
         "INSERT INTO {table} ({entity_type}, {external_id}, {data}, {last_file_id}, "
         "{created_at}, {updated_at}) "

@@ -107,6 +107,15 @@ def test_a_record_holds_typed_values_by_field_name(profile) -> None:
     }
     assert data_of("p2")["phone"] is None
     assert record.created_at is not None and record.updated_at == record.created_at
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CURRENT_TIMESTAMP")
+        (now,) = cursor.fetchone()
+    if connection.vendor == "postgresql":  # the transaction's time, on every record of the file
+        assert record.created_at == data_time("p2") == now
+
+
+def data_time(external_id: str) -> Any:
+    return Record.objects.get(external_id=external_id).created_at
 
 
 def test_columns_are_read_through_the_mapping_and_others_ignored(profile) -> None:
@@ -124,7 +133,9 @@ def test_a_numeric_identifier_becomes_text(profile) -> None:
     assert data_of("42")["profile_id"] == "42"
 
 
+@pytest.mark.django_db(transaction=True)
 def test_updated_at_moves_and_created_at_stays(profile) -> None:
+    """A record's times are those of the transactions that wrote it (one per file)."""
     seed(profile)
     before = Record.objects.get(external_id="p1")
     write_csv(HEADER + ADA, config_for(profile, token=2))
