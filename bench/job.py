@@ -135,8 +135,12 @@ def reset_records(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def ingest(args: dict[str, Any]) -> dict[str, Any]:
-    """Our whole path: list, download, parse, validate, write, move."""
+    """Our whole path: list, download, parse, validate, write, move (set up as the
+    run_connector command sets itself up)."""
+    from ingest.runtime import tune_garbage_collector
+
     target = Connector.objects.get(pk=args["connector_id"])
+    tune_garbage_collector()
     started, cpu_started = time.perf_counter(), time.process_time()
     with _profiled(f"{target.name}-{connection.vendor}"):
         run = services.run_inline(

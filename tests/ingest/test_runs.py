@@ -293,10 +293,16 @@ def test_a_disabled_connector_does_not_run(connector) -> None:
 
 
 def test_the_command_runs_synchronously_and_prints_a_summary(
-    connector, bucket, s3_client, capsys
+    connector, bucket, s3_client, capsys, monkeypatch
 ) -> None:
+    tuned: list[bool] = []  # the command tunes its process as workers do (not this one's)
+    monkeypatch.setattr(
+        "ingest.management.commands.run_connector.tune_garbage_collector",
+        lambda: tuned.append(True),
+    )
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     call_command("run_connector", "Profiles")
+    assert tuned == [True]
     out = capsys.readouterr().out
     assert "Succeeded" in out and "2 created" in out
     assert "incoming/good.csv: succeeded -> done/good.csv" in out

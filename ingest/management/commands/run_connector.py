@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from connectors.models import Connector
 from ingest import services
 from ingest.models import RunStatus, RunTrigger
+from ingest.runtime import tune_garbage_collector
 
 
 class Command(BaseCommand):
@@ -20,6 +21,7 @@ class Command(BaseCommand):
             run = services.start_run(connector, trigger=RunTrigger.COMMAND)
         except services.RunRefused as exc:
             raise CommandError(str(exc)) from None
+        tune_garbage_collector()
         run = services.run_inline(run, parallel=int(options["parallel"]))
         self._print_summary(run)
         if run.status == RunStatus.FAILED:
