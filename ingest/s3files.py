@@ -1,23 +1,41 @@
 """S3 operations of a run: list candidate files page by page, read one, move or delete them.
 
-A move is a server-side copy (multipart above the threshold) then a delete; it never
-overwrites an object that is not ours: such a destination gets a suffix instead.
+A move writes the file where it goes, then deletes it from the source; it never overwrites an
+object that is not ours: such a destination gets a suffix instead. The file is written by a
+server-side copy (multipart above the threshold) after a listing found its name free, or, for
+a small file whose bytes a run already holds, by a conditional PUT (If-None-Match: *) that
+the endpoint itself refuses when the name is taken, where the endpoint honours it (probed).
+Sources are deleted only if they still hold the version read (ETag), where that is honoured.
 """
 
 import fnmatch
+import logging
 import posixpath
+import threading
+import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from connectors.paths import is_probe_key, relative_key
+from connectors.paths import PROBE_PREFIX, is_probe_key, relative_key
 
+logger = logging.getLogger(__name__)
 LEDGER_META = "loadbay-file"  # x-amz-meta-loadbay-file: the SourceFile id that wrote the object
 DELETE_BATCH = 1000  # DeleteObjects' limit
+# Properties of an object that a move keeps: (GetObject response field, ledger name, the
+# PutObject/CopyObject parameter). Tags are kept by copying (see can_put).
+KEPT_PROPERTIES = (
+    ("ContentEncoding", "content_encoding", "ContentEncoding"),
+    ("ContentLanguage", "content_language", "ContentLanguage"),
+    ("ContentDisposition", "content_disposition", "ContentDisposition"),
+    ("CacheControl", "cache_control", "CacheControl"),
+    ("StorageClass", "storage_class", "StorageClass"),
+)
 
 
 @dataclass(frozen=True)
@@ -93,10 +111,36 @@ def open_object(client: Any, bucket: str, key: str, etag: str) -> tuple[Any, dic
 
 
 def _headers_of(response: dict[str, Any]) -> dict[str, Any]:
-    return {
+    """What a move must keep of the object (stored in the ledger, so only what is set)."""
+    headers: dict[str, Any] = {
         "content_type": response.get("ContentType", "binary/octet-stream"),
         "metadata": response.get("Metadata", {}),
     }
+    for field, name, _ in KEPT_PROPERTIES:
+        if response.get(field):
+            headers[name] = response[field]
+    if response.get("TagCount"):
+        headers["tag_count"] = response["TagCount"]
+    return headers
+
+
+def _write_params(headers: dict[str, Any], file_id: int) -> dict[str, Any]:
+    """PutObject/CopyObject (REPLACE) parameters that give the copy the source's properties,
+    marked as written by ledger entry `file_id`."""
+    params: dict[str, Any] = {
+        "Metadata": {**headers["metadata"], LEDGER_META: str(file_id)},
+        "ContentType": headers["content_type"],
+    }
+    for _, name, parameter in KEPT_PROPERTIES:
+        if headers.get(name):
+            params[parameter] = headers[name]
+    return params
+
+
+def can_put(headers: dict[str, Any] | None) -> bool:
+    """Whether a PUT of the bytes keeps everything a copy would: not if the object has tags
+    (a copy keeps them; a PUT would need them read first)."""
+    return headers is not None and not headers.get("tag_count")
 
 
 def destination_for(key: str, layout: Layout, target_dir: str, file_id: int, attempt: int) -> str:
@@ -185,8 +229,7 @@ def copy_object(
         headers = _headers_of(
             client.head_object(Bucket=bucket, Key=source_key, IfMatch=f'"{etag}"')
         )
-    metadata = {**headers["metadata"], LEDGER_META: str(file_id)}
-    content_type = headers["content_type"]
+    params = _write_params(headers, file_id)
     source = {"Bucket": bucket, "Key": source_key}
     if size <= settings.S3_MULTIPART_COPY_THRESHOLD:
         client.copy_object(
@@ -195,11 +238,10 @@ def copy_object(
             CopySource=source,
             CopySourceIfMatch=f'"{etag}"',
             MetadataDirective="REPLACE",
-            Metadata=metadata,
-            ContentType=content_type,
+            **params,
         )
         return
-    _multipart_copy(client, bucket, source, dest_key, etag, size, metadata, content_type)
+    _multipart_copy(client, bucket, source, dest_key, etag, size, params)
 
 
 def _multipart_copy(
@@ -209,13 +251,10 @@ def _multipart_copy(
     dest_key: str,
     etag: str,
     size: int,
-    metadata: dict[str, str],
-    content_type: str,
+    params: dict[str, Any],
 ) -> None:
     part_size = settings.S3_MULTIPART_COPY_PART_SIZE
-    upload = client.create_multipart_upload(
-        Bucket=bucket, Key=dest_key, Metadata=metadata, ContentType=content_type
-    )
+    upload = client.create_multipart_upload(Bucket=bucket, Key=dest_key, **params)
     upload_id = upload["UploadId"]
     try:
         parts = []
@@ -239,6 +278,88 @@ def _multipart_copy(
         raise
 
 
+def place_bytes(
+    client: Any,
+    layout: Layout,
+    key: str,
+    target_dir: str,
+    *,
+    file_id: int,
+    data: bytes,
+    headers: dict[str, Any],
+) -> str:
+    """Write a file's bytes where it goes with conditional PUTs, each refused by the endpoint
+    if its name is taken (If-None-Match: *): the first free name, or the one this ledger entry
+    wrote already (a move interrupted after its write). Returns the key written."""
+    params = _write_params(headers, file_id)
+    for attempt in range(100):
+        candidate = destination_for(key, layout, target_dir, file_id, attempt)
+        if _put_if_absent(client, layout.bucket, candidate, data, params):
+            return candidate
+        head = _head(client, layout.bucket, candidate)
+        if head is not None and head.get("Metadata", {}).get(LEDGER_META) == str(file_id):
+            return candidate
+    raise RuntimeError(f"no free destination for {key} after 100 attempts")
+
+
+def _put_if_absent(client: Any, bucket: str, key: str, data: bytes, params: dict[str, Any]) -> bool:
+    """True if written; False if the name is taken. Other errors (a 409 for a concurrent write
+    of the same name among them) propagate: the move is retried."""
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*", **params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
+            return False
+        raise
+    return True
+
+
+_honoured: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str], bool]]" = (
+    weakref.WeakKeyDictionary()
+)
+_honoured_lock = threading.Lock()
+
+
+def honours_conditional_writes(client: Any, bucket: str, prefix: str) -> bool:
+    """Whether the endpoint refuses a PUT with If-None-Match: * over an existing object, which
+    place_bytes relies on never to overwrite. AWS S3 and most S3-compatible stores do; one
+    that ignored the header would overwrite, so it is tried once per client and directory: a
+    probe object written twice (the second must be refused), then removed. S3_CONDITIONAL_WRITES
+    = "off" never relies on it."""
+    if settings.S3_CONDITIONAL_WRITES == "off":
+        return False
+    with _honoured_lock:
+        known = _honoured.setdefault(client, {})
+        if (bucket, prefix) in known:
+            return known[(bucket, prefix)]
+    honoured = _probe_conditional_writes(client, bucket, prefix)
+    with _honoured_lock:
+        _honoured.setdefault(client, {})[(bucket, prefix)] = honoured
+    return honoured
+
+
+def _probe_conditional_writes(client: Any, bucket: str, prefix: str) -> bool:
+    key = f"{prefix}{PROBE_PREFIX}{uuid.uuid4().hex}-conditional-write"
+    body = b"Loadbay probe: does this endpoint honour If-None-Match? Safe to delete.\n"
+    params = {"Bucket": bucket, "Key": key, "Body": body, "IfNoneMatch": "*"}
+    try:
+        client.put_object(**params)
+    except (ClientError, BotoCoreError):
+        return False  # refused or not implemented: moves copy after listing instead
+    try:
+        client.put_object(**params)
+        honoured = False  # written over: the endpoint ignores the condition
+    except ClientError as exc:
+        honoured = exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}
+    except BotoCoreError:
+        honoured = False
+    try:
+        client.delete_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("could not remove the probe object %s: %s", key, exc)
+    return honoured
+
+
 def put_text(client: Any, bucket: str, key: str, text: str, file_id: int) -> None:
     client.put_object(
         Bucket=bucket,
@@ -249,14 +370,31 @@ def put_text(client: Any, bucket: str, key: str, text: str, file_id: int) -> Non
     )
 
 
-def delete_keys(client: Any, bucket: str, keys: list[str]) -> dict[str, str]:
-    """Delete in batches of 1000; return {key: error message} for the keys that failed."""
-    failures: dict[str, str] = {}
-    for start in range(0, len(keys), DELETE_BATCH):
-        batch = keys[start : start + DELETE_BATCH]
-        response = client.delete_objects(
-            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
-        )
+REPLACED = "PreconditionFailed"  # the code of a key whose ETag no longer matched
+
+
+def delete_keys(client: Any, bucket: str, keys: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Delete {key: ETag} in batches of 1000, each key only if it still has that ETag (a
+    conditional delete, where the endpoint honours it): a file replaced since it was read
+    stays. Returns {key: (code, message)} for the keys not deleted: REPLACED for those."""
+    failures: dict[str, tuple[str, str]] = {}
+    items = list(keys.items())
+    for start in range(0, len(items), DELETE_BATCH):
+        batch = items[start : start + DELETE_BATCH]
+        try:
+            response = _delete_objects(client, bucket, batch, with_etags=True)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {"MalformedXML", "NotImplemented"}:
+                raise
+            # An endpoint that does not know conditional deletes: delete as before.
+            response = _delete_objects(client, bucket, batch, with_etags=False)
         for error in response.get("Errors", []):
-            failures[error["Key"]] = f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+            failures[error["Key"]] = (error.get("Code", "Error"), error.get("Message", ""))
     return failures
+
+
+def _delete_objects(
+    client: Any, bucket: str, batch: list[tuple[str, str]], *, with_etags: bool
+) -> dict[str, Any]:
+    objects = [{"Key": k, "ETag": f'"{e}"'} if with_etags else {"Key": k} for k, e in batch]
+    return client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})

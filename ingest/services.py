@@ -297,16 +297,19 @@ def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: boo
     if client is None:
         return
     config = ingest_config(run.connector, file_id=0)  # the entity's fields, read once a batch
+    held: dict[int, bytes] = {}  # small files' bytes, which their moves may PUT
     if len(file_ids) == 1:
         unread = _ingest_alone(client, file_ids[0], connector=run.connector, config=config)
     else:
-        unread = ingest_together(client, file_ids, connector=run.connector, config=config)
+        unread = ingest_together(
+            client, file_ids, connector=run.connector, config=config, held=held
+        )
     for file_id, reason in unread.items():
         if not give_up_on_transient:
             raise TransientIngestError(reason)
         release_claim(run_id, file_id, reason)
     faults.checkpoint("after_commit")
-    route_with_retries(client, run.connector, file_ids)
+    route_with_retries(client, run.connector, file_ids, held=held)
     complete_if_done(run_id)
 
 
@@ -320,10 +323,12 @@ def _ingest_alone(
     return {}
 
 
-def route_with_retries(client: Any, connector: Connector, file_ids: list[int]) -> None:
+def route_with_retries(
+    client: Any, connector: Connector, file_ids: list[int], *, held: dict[int, bytes] | None = None
+) -> None:
     """Route, and retry what failed a few times with backoff before leaving it for next run."""
     for delay in (*ROUTE_RETRY_DELAYS, None):
-        route_files(client, connector, file_ids)
+        route_files(client, connector, file_ids, held=held)
         waiting = SourceFile.objects.filter(pk__in=file_ids, state=FileState.INGESTED).exists()
         if not waiting or delay is None:
             return
@@ -389,12 +394,18 @@ def ingest_file(client: Any, file_id: int, *, connector: Connector, config: Inge
 
 
 def ingest_together(
-    client: Any, file_ids: list[int], *, connector: Connector, config: IngestConfig
+    client: Any,
+    file_ids: list[int],
+    *,
+    connector: Connector,
+    config: IngestConfig,
+    held: dict[int, bytes] | None = None,
 ) -> dict[int, str]:
     """Ingest several small claimed files: read them all at once (INGEST_S3_THREADS at a
     time, before any row is locked), then write each in a savepoint of one transaction that
     also records their ledger states. Returns {file id: reason} of files that could not be
-    read for a passing reason (throttling, an outage): they are left claimed."""
+    read for a passing reason (throttling, an outage): they are left claimed. The bytes of
+    the files ingested are put in `held`, if given, for their moves."""
     wanted = list(SourceFile.objects.filter(pk__in=file_ids, state=FileState.CLAIMED))
     for source_file in wanted:
         source_file.connector = connector  # the reading threads must not query for it
@@ -419,6 +430,8 @@ def ingest_together(
                 outcome, failure = _parse_and_write(io.BytesIO(data), source_file, config)
                 _set_result(source_file, outcome, failure)
                 written.append((source_file, outcome))
+                if held is not None:
+                    held[source_file.pk] = data
         _update_rows(changed, _FINISH_FIELDS)
         _save_results(written)
     return unread
@@ -618,16 +631,21 @@ def _mark_finished(source_file: SourceFile, state: str, *, reason: str = "") -> 
 # --- moving and deleting --------------------------------------------------------------------
 
 
-def route_files(client: Any, connector: Connector, file_ids: list[int]) -> None:
-    """Move or delete ingested files by the spec's rules; failures are kept and retried."""
+def route_files(
+    client: Any, connector: Connector, file_ids: list[int], *, held: dict[int, bytes] | None = None
+) -> None:
+    """Move or delete ingested files by the spec's rules; failures are kept and retried.
+    `held` has the bytes of some of the files (read by this batch): those may be PUT."""
     layout = layout_for(connector)
     runs = set(SourceFile.objects.filter(pk__in=file_ids).values_list("run_id", flat=True))
-    _route(client, layout, file_ids)
+    _route(client, layout, file_ids, held or {})
     for run_id in runs - {None}:
         complete_if_done(run_id)  # files of earlier runs may have been the last they waited for
 
 
-def _route(client: Any, layout: s3files.Layout, file_ids: list[int]) -> None:
+def _route(
+    client: Any, layout: s3files.Layout, file_ids: list[int], held: dict[int, bytes]
+) -> None:
     """Copies (and error reports) go to S3 concurrently; the ledger, whose rows this
     transaction locks, is written by this thread only."""
     with transaction.atomic():
@@ -637,8 +655,9 @@ def _route(client: Any, layout: s3files.Layout, file_ids: list[int]) -> None:
             )
         )
         moves = [_move_for(layout, f) for f in files]
+        _give_bytes_to_puts(client, layout, moves, held)
         vacant = s3files.vacant_keys(
-            client, layout.bucket, [m.first_choice for m in moves if m.target]
+            client, layout.bucket, [m.first_choice for m in moves if m.target and m.data is None]
         )
         with ThreadPoolExecutor(max(1, min(settings.INGEST_S3_THREADS, len(moves)))) as pool:
             results = list(pool.map(lambda m: _copy_to_target(client, layout, m, vacant), moves))
@@ -650,20 +669,45 @@ def _route(client: Any, layout: s3files.Layout, file_ids: list[int]) -> None:
                 _route_failed(move.source_file, move.error)
             elif move.outcome:
                 _finish(move.source_file, move.outcome[0], reason=move.outcome[1])
-        failures = _delete_sources(client, layout.bucket, [f.key for f in to_remove])
+        failures = _delete_sources(client, layout.bucket, {f.key: f.etag for f in to_remove})
         faults.checkpoint("after_delete")
-        removed: list[SourceFile] = []
-        for source_file in to_remove:
-            if source_file.key in failures:
-                _route_failed(
-                    source_file,
-                    f"Deleting it from the source directory failed: {failures[source_file.key]}",
-                )
-            else:
-                done = FileState.MOVED if source_file.destination_key else FileState.DELETED
-                _mark_finished(source_file, done)
-                removed.append(source_file)
-        _update_rows(removed, _FINISH_FIELDS)
+        replaced = _settle_deletes(to_remove, failures)
+    for source_file in replaced:
+        if source_file.run_id is not None:
+            note(source_file.run_id, _replaced_note(source_file))
+
+
+def _settle_deletes(
+    to_remove: list[SourceFile], failures: dict[str, tuple[str, str]]
+) -> list[SourceFile]:
+    """Record the files whose sources were deleted (or found replaced, which the conditional
+    delete left alone) as finished, the others as not routed; return the replaced ones."""
+    removed: list[SourceFile] = []
+    replaced: list[SourceFile] = []
+    for source_file in to_remove:
+        code, message = failures.get(source_file.key, ("", ""))
+        if code and code != s3files.REPLACED:
+            _route_failed(
+                source_file, f"Deleting it from the source directory failed: {code}: {message}"
+            )
+            continue
+        if code:
+            replaced.append(source_file)
+        done = FileState.MOVED if source_file.destination_key else FileState.DELETED
+        _mark_finished(source_file, done)
+        removed.append(source_file)
+    _update_rows(removed, _FINISH_FIELDS)
+    return replaced
+
+
+def _replaced_note(source_file: SourceFile) -> str:
+    where = (
+        f"moved to {source_file.destination_key}" if source_file.destination_key else "done with"
+    )
+    return (
+        f"{source_file.key}: replaced in the source directory while it was being moved; the "
+        f"version ingested was {where}, the new one is left there for the next run."
+    )
 
 
 @dataclass
@@ -676,6 +720,7 @@ class _Move:
     report: str = ""  # the error report written next to a failed file
     outcome: tuple[str, str] | None = None  # (state, reason) to record instead of a removal
     error: str = ""
+    data: bytes | None = None  # the file's bytes, to PUT instead of copying
 
 
 def _move_for(layout: s3files.Layout, source_file: SourceFile) -> _Move:
@@ -691,6 +736,22 @@ def _move_for(layout: s3files.Layout, source_file: SourceFile) -> _Move:
     return move
 
 
+def _give_bytes_to_puts(
+    client: Any, layout: s3files.Layout, moves: list[_Move], held: dict[int, bytes]
+) -> None:
+    """The moves whose bytes are held, whose properties a PUT keeps, and whose directory's
+    endpoint refuses a PUT over an existing name, write the bytes: no listing, and no copy."""
+    for move in moves:
+        data = held.get(move.source_file.pk)
+        if (
+            data is not None
+            and move.target
+            and s3files.can_put(move.source_file.object_headers)
+            and s3files.honours_conditional_writes(client, layout.bucket, move.target)
+        ):
+            move.data = data
+
+
 def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: set[str]) -> bool:
     """S3 only (it runs on a pool thread): copy the file where it goes, if anywhere. True when
     its source must now be deleted; otherwise `move` says what to record."""
@@ -701,7 +762,19 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
         move.outcome = (FileState.RETAINED, "")  # blank Failed Files Directory: keep it
         return False
     try:
-        if move.first_choice in vacant:
+        if move.data is not None:
+            destination = s3files.place_bytes(
+                client,
+                layout,
+                source_file.key,
+                move.target,
+                file_id=source_file.pk,
+                data=move.data,
+                headers=source_file.object_headers,
+            )
+            ours = True  # written (or found written) by place_bytes
+            faults.checkpoint("after_copy")
+        elif move.first_choice in vacant:
             destination, ours = move.first_choice, False
         else:
             destination, ours = s3files.free_destination(
@@ -740,14 +813,15 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
     return True
 
 
-def _delete_sources(client: Any, bucket: str, keys: list[str]) -> dict[str, str]:
+def _delete_sources(client: Any, bucket: str, keys: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """{key: (code, message)} of the keys not deleted ({key: ETag} are deleted if unchanged)."""
     if not keys:
         return {}
     try:
         return s3files.delete_keys(client, bucket, keys)
     except (ClientError, BotoCoreError) as exc:
-        message = str(describe_error(exc, action="Deleting from the source directory"))
-        return dict.fromkeys(keys, message)
+        error = describe_error(exc, action="Deleting from the source directory")
+        return dict.fromkeys(keys, (error.code or "Error", str(error)))
 
 
 def _route_failed(source_file: SourceFile, message: str) -> None:

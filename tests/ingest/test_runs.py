@@ -61,11 +61,17 @@ def test_a_moved_file_keeps_its_content_type_and_metadata(connector, bucket, s3_
         Key="incoming/good.csv",
         Body=GOOD_CSV.encode(),
         ContentType="text/csv",
+        ContentLanguage="en",
+        CacheControl="no-cache",
         Metadata={"origin": "crm-export"},
     )
-    run_now(connector)
+    run_now(connector)  # one file: copied (see test_moves for files that are PUT)
     moved = s3_client.head_object(Bucket=bucket, Key="done/good.csv")
-    assert moved["ContentType"] == "text/csv"
+    assert (moved["ContentType"], moved["ContentLanguage"], moved["CacheControl"]) == (
+        "text/csv",
+        "en",
+        "no-cache",
+    )
     ledger_id = str(SourceFile.objects.get(key="incoming/good.csv").pk)
     assert moved["Metadata"] == {"origin": "crm-export", s3files.LEDGER_META: ledger_id}
 

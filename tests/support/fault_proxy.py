@@ -1,5 +1,6 @@
 """An HTTP proxy in front of moto that injects S3 faults by rule: 503 SlowDown, 500, a reset
-connection, a stall past the client's timeout, or 403 AccessDenied."""
+connection, a stall past the client's timeout, or 403 AccessDenied; it can also drop request
+headers, as an endpoint that ignores them would."""
 
 import http.client
 import socket
@@ -35,6 +36,7 @@ class FaultProxy:
     upstream: str
     rules: list[Rule] = field(default_factory=list)
     url: str = ""
+    drop_headers: set[str] = field(default_factory=set)  # lower-case names never forwarded
     faults_injected: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -64,7 +66,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if rule is not None and self._inject(rule):
                 return
             upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
-            headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+            dropped = {"connection", *proxy.drop_headers}
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
             upstream.request(self.command, self.path, body=body, headers=headers)
             response = upstream.getresponse()
             payload = response.read()

@@ -1,0 +1,242 @@
+"""How files are moved: a small file whose bytes a run read is written where it goes by a PUT
+the endpoint refuses over an existing name, where the endpoint honours that; otherwise, and
+for large files, by a copy after a listing. Either way nothing is overwritten, the file keeps
+its properties, and a source is deleted only while it holds the version ingested."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ingest import s3files, services
+from ingest.models import FileState, Run, RunStatus, SourceFile
+from tests.support.factories import GOOD_CSV, keys, make_connector, put
+from tests.support.fault_proxy import FaultProxy, fault_proxy
+
+
+def run_now(connector: Any) -> Run:
+    return services.run_inline(services.start_run(connector, trigger="manual"))
+
+
+def good(number: int) -> str:
+    return GOOD_CSV.replace("p1", f"p1-{number}").replace("p2", f"p2-{number}")
+
+
+class Counting:
+    """The real client, counting the calls made through it by name."""
+
+    def __init__(self, client: Any, calls: dict[str, int]) -> None:
+        self._client, self._calls = client, calls
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._calls[name] = self._calls.get(name, 0) + 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    counted: dict[str, int] = {}
+    real = services.shared_s3_client
+    monkeypatch.setattr(
+        services, "shared_s3_client", lambda params: Counting(real(params), counted)
+    )
+    return counted
+
+
+@pytest.fixture
+def connector(alice: Any, bucket: str, s3_endpoint: str) -> Any:
+    return make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
+
+
+def put_with_properties(s3_client: Any, bucket: str, key: str, body: str, **extra: Any) -> None:
+    s3_client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body.encode(),
+        ContentType="text/csv",
+        ContentLanguage="en",
+        ContentDisposition='attachment; filename="export.csv"',
+        CacheControl="no-cache",
+        Metadata={"origin": "crm-export"},
+        **extra,
+    )
+
+
+def test_small_files_are_put_where_they_go_without_listing_or_copying(
+    connector, bucket, s3_client, calls
+) -> None:
+    for number in range(3):
+        put_with_properties(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    run = run_now(connector)
+    assert run.status == RunStatus.SUCCEEDED and run.files_succeeded == 3
+    assert keys(s3_client, bucket) == [f"done/f{number}.csv" for number in range(3)]
+    assert calls.get("copy_object", 0) == 0
+    assert calls["get_paginator"] == 1  # the source listing only: no destination listing
+    assert calls["put_object"] == 3 + 2  # the files, and the probe written twice
+    assert calls["delete_objects"] == 1
+    for number in range(3):
+        moved = s3_client.head_object(Bucket=bucket, Key=f"done/f{number}.csv")
+        ledger_id = str(SourceFile.objects.get(key=f"incoming/f{number}.csv").pk)
+        assert moved["Metadata"] == {"origin": "crm-export", s3files.LEDGER_META: ledger_id}
+        assert (moved["ContentType"], moved["ContentLanguage"], moved["CacheControl"]) == (
+            "text/csv",
+            "en",
+            "no-cache",
+        )
+        assert moved["ContentDisposition"] == 'attachment; filename="export.csv"'
+        body = s3_client.get_object(Bucket=bucket, Key=f"done/f{number}.csv")["Body"].read()
+        assert body == good(number).encode()
+
+
+def test_a_put_never_overwrites_and_takes_the_next_free_name(
+    connector, bucket, s3_client, calls
+) -> None:
+    put(s3_client, bucket, "done/f0.csv", "someone else's file")
+    for number in range(2):
+        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    run = run_now(connector)
+    assert run.status == RunStatus.SUCCEEDED
+    first = SourceFile.objects.get(key="incoming/f0.csv")
+    assert first.destination_key == f"done/f0-{first.pk}.csv"
+    assert s3_client.get_object(Bucket=bucket, Key="done/f0.csv")["Body"].read() == (
+        b"someone else's file"
+    )
+    assert calls.get("copy_object", 0) == 0
+
+
+def test_a_move_interrupted_after_its_put_finds_its_own_object(
+    connector, bucket, s3_client
+) -> None:
+    """The PUT succeeded but the ledger was not written (a crash): the next attempt finds the
+    name taken by an object this ledger entry wrote, and uses it."""
+    for number in range(2):
+        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    run = services.start_run(connector, trigger="manual")
+    claimed: list[int] = []
+    services.execute_run(run.pk, dispatch=lambda run_id, ids: claimed.extend(ids))
+    first = SourceFile.objects.get(key="incoming/f0.csv")
+    s3_client.put_object(
+        Bucket=bucket,
+        Key="done/f0.csv",
+        Body=good(0).encode(),
+        Metadata={s3files.LEDGER_META: str(first.pk)},
+    )
+    services.process_batch(run.pk, claimed)
+    first.refresh_from_db()
+    assert (first.state, first.destination_key) == (FileState.MOVED, "done/f0.csv")
+    assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
+
+
+def test_tagged_files_are_copied_so_that_they_keep_their_tags(
+    connector, bucket, s3_client, calls
+) -> None:
+    put(s3_client, bucket, "incoming/plain.csv", good(0))
+    s3_client.put_object(
+        Bucket=bucket, Key="incoming/tagged.csv", Body=good(1).encode(), Tagging="team=crm"
+    )
+    run = run_now(connector)
+    assert run.status == RunStatus.SUCCEEDED
+    tags = s3_client.get_object_tagging(Bucket=bucket, Key="done/tagged.csv")["TagSet"]
+    assert tags == [{"Key": "team", "Value": "crm"}]
+    assert calls["copy_object"] == 1  # the tagged file; the other was PUT
+
+
+def test_with_conditional_writes_off_files_are_copied(
+    connector, bucket, s3_client, calls, settings
+) -> None:
+    settings.S3_CONDITIONAL_WRITES = "off"
+    for number in range(2):
+        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    run_now(connector)
+    assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
+    assert calls["copy_object"] == 2 and "put_object" not in calls
+
+
+@pytest.fixture
+def ignoring_proxy(moto_url: str, settings: Any) -> Iterator[FaultProxy]:
+    """An endpoint that ignores If-None-Match, as some S3-compatible stores do."""
+    with fault_proxy(moto_url) as running:
+        running.drop_headers = {"if-none-match"}
+        settings.S3_ALLOWED_ENDPOINTS = [moto_url, running.url]
+        yield running
+
+
+def test_an_endpoint_that_ignores_the_condition_is_found_out_and_gets_copies(
+    alice, bucket, s3_endpoint, s3_client, ignoring_proxy, calls
+) -> None:
+    connector = make_connector(alice, bucket=bucket, endpoint=ignoring_proxy.url)
+    put(s3_client, bucket, "done/f0.csv", "someone else's file")
+    for number in range(2):
+        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    run = run_now(connector)
+    assert run.status == RunStatus.SUCCEEDED
+    assert s3_client.get_object(Bucket=bucket, Key="done/f0.csv")["Body"].read() == (
+        b"someone else's file"
+    )
+    first = SourceFile.objects.get(key="incoming/f0.csv")
+    assert first.destination_key == f"done/f0-{first.pk}.csv"
+    assert calls["copy_object"] == 2
+    assert calls["put_object"] == 2  # the probe, twice: the second was not refused
+    assert not [key for key in keys(s3_client, bucket) if ".loadbay-probe-" in key]
+
+
+def test_the_probe_is_made_once_per_client_and_directory(bucket, s3_client) -> None:
+    assert s3files.honours_conditional_writes(s3_client, bucket, "done/") is True
+    calls: dict[str, int] = {}
+    counting = Counting(s3_client, calls)
+    for _ in range(3):
+        assert s3files.honours_conditional_writes(counting, bucket, "done/") is True
+    assert calls == {"put_object": 2, "delete_object": 1}
+    assert keys(s3_client, bucket) == []  # the probe objects are removed
+
+
+class ReplacedWhileMoving:
+    """The real client, except that DeleteObjects answers as S3 does for a key whose ETag no
+    longer matches (a conditional delete): the source was replaced after it was read."""
+
+    def __init__(self, client: Any, key: str) -> None:
+        self._client, self._key = client, key
+        self.deletes: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
+        objects = kwargs["Delete"]["Objects"]
+        self.deletes.extend(objects)
+        others = [o for o in objects if o["Key"] != self._key]
+        if others:
+            self._client.delete_objects(Bucket=kwargs["Bucket"], Delete={"Objects": others})
+        error = {"Key": self._key, "Code": "PreconditionFailed", "Message": "At least one..."}
+        return {"Errors": [error] if len(others) < len(objects) else []}
+
+
+def test_a_source_replaced_while_it_was_moved_is_not_deleted(
+    connector, bucket, s3_client, monkeypatch
+) -> None:
+    real = services.shared_s3_client
+    wrapped: list[ReplacedWhileMoving] = []
+
+    def client(params: Any) -> Any:
+        wrapped.append(ReplacedWhileMoving(real(params), "incoming/f0.csv"))
+        return wrapped[-1]
+
+    monkeypatch.setattr(services, "shared_s3_client", client)
+    for number in range(2):
+        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    run = run_now(connector)
+
+    sent = [o for w in wrapped for o in w.deletes]
+    etags = {f.key: f'"{f.etag}"' for f in SourceFile.objects.all()}
+    assert sent and all(o["ETag"] == etags[o["Key"]] for o in sent)  # deleted only if unchanged
+    first = SourceFile.objects.get(key="incoming/f0.csv")
+    assert (first.state, first.destination_key) == (FileState.MOVED, "done/f0.csv")
+    assert "incoming/f0.csv" in keys(s3_client, bucket)  # left for the next run
+    assert any("replaced in the source directory" in n for n in run.notes), run.notes
