@@ -412,6 +412,7 @@ def ingest_together(
     fetched = _read_all(client, wanted)
     unread: dict[int, str] = {}
     with transaction.atomic():
+        config = replace(config, entity_locked_at=_entity_lock_for_all(config))
         locked = SourceFile.objects.select_for_update(skip_locked=True).filter(
             pk__in=[f.pk for f in wanted], state=FileState.CLAIMED
         )
@@ -435,6 +436,17 @@ def ingest_together(
         _update_rows(changed, _FINISH_FIELDS)
         _save_results(written)
     return unread
+
+
+def _entity_lock_for_all(config: IngestConfig) -> Any:
+    """The entity type locked once for the transaction's files; if it is gone, None: each
+    file then finds that out and fails saying so."""
+    from ingest.writer import lock_entity_type
+
+    try:
+        return lock_entity_type(config.entity_type_id)
+    except FileFailed:
+        return None
 
 
 Fetched = tuple[bytes, dict[str, Any]] | Exception

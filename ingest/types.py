@@ -58,6 +58,9 @@ class IngestConfig:
     mapping: dict[str, str]  # entity field name -> file column
     tolerance: Tolerance
     file_token: int  # the ledger entry id; written to Record.last_file_id
+    # Set when the caller's transaction holds the entity type locked already (ingest.writer.
+    # lock_entity_type, for several files in one transaction): the time that returned.
+    entity_locked_at: Any = None
 
 
 @dataclass

@@ -43,7 +43,7 @@ from connectors.models import IntegrationType
 from entities.models import EntityType, FieldType, Record
 from entities.validation import CONVERTERS, EMAIL_RE, PHONE_RE, FieldSpec, InvalidValue
 from ingest.parsers import BadRow, PlainBlock
-from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowError
+from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowError, Tolerance
 
 MAX_EXTERNAL_ID = Record._meta.get_field("external_id").max_length or 255
 SQLITE_ROWS_PER_STATEMENT = 5000  # keeps a statement under SQLite's 32,766 parameters
@@ -456,7 +456,10 @@ class _FileWriter:
         self.config = config
         self.plan = _plan(config)
         self.sql = _sql_for(config, timezone.now())
-        self.sql.lock_entity_type()
+        if config.entity_locked_at is None:
+            self.sql.lock_entity_type()
+        elif config.entity_locked_at is not True:
+            self.sql.now = config.entity_locked_at  # the transaction's time, from that lock
         self.batch_size = max(1, batch_size)
         self.outcome = FileOutcome()
         self.background = (
@@ -567,7 +570,9 @@ class _FileWriter:
         if not batch or self.is_doomed:
             return
         # A file of one batch (most small files) is written at once: a thread would only cost.
-        if self.background is not None and not (final and self.background.idle):
+        if self.background is not None and final and self.background.idle:
+            self.background.write_now(batch)
+        elif self.background is not None:
             self.background.submit(batch)
         else:
             _BatchWriter(self, batch).write()
@@ -785,6 +790,16 @@ class _BackgroundWrites:
                 writes.append(candidate)
         return writes, seen, lines
 
+    def write_now(self, batch: list[_Candidate]) -> None:
+        """A file's only batch, written on this thread by one upsert: a look-up first would be
+        a second statement, and COPY pays off only for large batches."""
+        writes, seen, lines = self._split(batch)
+        if self.file.is_doomed or not (writes or seen):
+            return
+        with connection.wrap_database_errors:
+            result = self.sql.write_batch(writes, seen, upsert_only=True)
+        self._apply(result, lines)
+
     def collect(self) -> None:
         """Apply the result of the batch in flight, if any (its errors are raised here)."""
         if self.pending is None:
@@ -792,6 +807,9 @@ class _BackgroundWrites:
         pending, self.pending = self.pending, None
         with connection.wrap_database_errors:  # psycopg errors as Django's, like the ORM's
             result = pending.result()
+        self._apply(result, self.pending_lines)
+
+    def _apply(self, result: "_BatchResult", lines: dict[str, int]) -> None:
         outcome = self.file.outcome
         outcome.created += result.created
         outcome.updated += result.updated
@@ -799,7 +817,7 @@ class _BackgroundWrites:
             message = (
                 f"duplicate unique identifier {external_id!r} (it appears earlier in the file)"
             )
-            self._reject(self.pending_lines[external_id], message)
+            self._reject(lines[external_id], message)
 
     def _reject(self, line: int, reason: str) -> None:
         column = self.file.plan.identifier.column
@@ -856,6 +874,7 @@ class _Sql(ABC):
 
     # Records have no foreign key constraint (see entities.models.Record): this lock, held
     # until the file's transaction ends, is what the constraint's trigger took for every row.
+    # Several files in one transaction take it once (lock_entity_type below).
     _LOCK_ENTITY_TYPE = (
         "SELECT CURRENT_TIMESTAMP FROM {entity_table} WHERE {entity_pk} = %s FOR KEY SHARE"
     )
@@ -1002,17 +1021,27 @@ class _PostgresSql(_Sql):
     _COPY = "COPY {table} ({entity_type}, {external_id}, {data}, {last_file_id}) FROM STDIN"
 
     def write_batch(
-        self, writes: list[_Candidate], seen: list[str], copy_text: str | None = None
+        self,
+        writes: list[_Candidate],
+        seen: list[str],
+        copy_text: str | None = None,
+        *,
+        upsert_only: bool = False,
     ) -> _BatchResult:
         """Write a batch: COPY the records that do not exist yet (the fast path for new data),
         upsert the others; then give Sync's bad rows' records the token. `copy_text` is the
         whole batch in COPY's format, built by the caller while expect_new holds: it is tried
-        first, with no lookup. Any other statement's failure fails the batch, and with it the
-        caller's transaction."""
+        first, with no lookup. `upsert_only` upserts them all in one statement (small
+        batches). Any other statement's failure fails the batch, and with it the caller's
+        transaction."""
         import psycopg
 
         with psycopg.Cursor(self.db.connection) as cursor:
-            if copy_text is not None and self._copy(cursor, copy_text):
+            if upsert_only:
+                created, updated, repeated = (
+                    self._upsert_returning(cursor, writes) if writes else (0, 0, [])
+                )
+            elif copy_text is not None and self._copy(cursor, copy_text):
                 created, updated, repeated = len(writes), 0, []
             else:
                 self.expect_new = False
@@ -1243,3 +1272,13 @@ class _SqliteSql(_Sql):
 def _parts(items: list[Any]) -> list[list[Any]]:
     step = SQLITE_ROWS_PER_STATEMENT
     return [items[start : start + step] for start in range(0, len(items), step)]
+
+
+def lock_entity_type(entity_type_id: int) -> Any:
+    """Lock the entity type for the caller's transaction, for all the files it writes (pass
+    the result as IngestConfig.entity_locked_at); raises FileFailed if it no longer exists.
+    Returns the transaction's time where the database has row locks, else True."""
+    config = IngestConfig(entity_type_id, IntegrationType.UPSERT, (), {}, Tolerance(), 0)
+    sql = _sql_for(config, timezone.now())
+    sql.lock_entity_type()
+    return sql.now if connection.vendor == "postgresql" else True

@@ -240,3 +240,31 @@ def test_a_source_replaced_while_it_was_moved_is_not_deleted(
     assert (first.state, first.destination_key) == (FileState.MOVED, "done/f0.csv")
     assert "incoming/f0.csv" in keys(s3_client, bucket)  # left for the next run
     assert any("replaced in the source directory" in n for n in run.notes), run.notes
+
+
+def test_a_batch_of_files_locks_their_entity_type_once(connector, bucket, s3_client) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for number in range(3):
+        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    with CaptureQueriesContext(connection) as queries:
+        run = run_now(connector)
+    assert run.files_succeeded == 3
+    locks = [q for q in queries if "FOR KEY SHARE" in q["sql"]]
+    assert len(locks) == 1, locks
+
+
+def test_a_batch_for_an_entity_that_is_gone_fails_each_file_saying_so(
+    connector, bucket, s3_client, monkeypatch
+) -> None:
+    from dataclasses import replace
+
+    real = services.ingest_config
+    gone = lambda connector, file_id: replace(real(connector, file_id), entity_type_id=999_999)  # noqa: E731
+    monkeypatch.setattr(services, "ingest_config", gone)
+    for number in range(2):
+        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    run_now(connector)
+    reasons = set(SourceFile.objects.values_list("failure_reason", flat=True))
+    assert reasons == {"the entity (id 999999) this connector writes into no longer exists"}

@@ -693,6 +693,24 @@ def test_text_that_means_something_to_copy_is_stored_unchanged(profile) -> None:
     assert data_of("p2")["first_name"] == "line\nbreak\r\nand\rreturn"
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's upsert path")
+@pytest.mark.parametrize("integration_type", ["upsert", "sync"])
+def test_a_file_of_one_batch_is_written_by_one_statement(profile, integration_type) -> None:
+    """Most small files: the entity type's lock, then one upsert (no look-up first); Sync then
+    deletes what the file did not name."""
+    from django.test.utils import CaptureQueriesContext
+
+    seed(profile)
+    config = config_for(profile, integration_type, token=2)
+    with CaptureQueriesContext(connection) as queries:
+        outcome = write_csv(HEADER + ADA + GRACE, config)
+    assert (outcome.created, outcome.updated) == (1, 1)
+    statements = [q["sql"].split()[0] for q in queries]
+    expected = ["SELECT", "INSERT"] + (["DELETE"] if integration_type == "sync" else [])
+    assert statements == expected, queries
+    assert "FOR KEY SHARE" in queries[0]["sql"]
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's alone")
 @pytest.mark.parametrize("integration_type", ["upsert", "sync"])
 def test_a_load_of_new_records_looks_nothing_up(profile, integration_type) -> None:
