@@ -475,11 +475,17 @@ def _read_all(client: Any, files: list[SourceFile]) -> dict[int, Fetched]:
 
 
 def _with_fault_point(rows: Iterator[Any]) -> Iterator[Any]:
-    """Test-only: pass rows through, reaching the mid_parse fault point after the first few."""
-    for number, row in enumerate(rows):
-        if number == 3:
+    """Test-only: pass rows (and blocks of them) through, reaching the mid_parse fault point
+    before the fourth row."""
+    from ingest.parsers import PlainBlock
+
+    seen = 0
+    for item in rows:
+        count = len(item.rows) if isinstance(item, PlainBlock) else 1
+        if seen <= 3 < seen + count:
             faults.checkpoint("mid_parse")
-        yield row
+        seen += count
+        yield item
 
 
 class FileChanged(Exception):
