@@ -226,6 +226,49 @@ def _flush(batch: list[Record]) -> int:
     return len(batch)
 
 
+def copy_ceiling(args: dict[str, Any]) -> dict[str, Any]:
+    """Not a loader a user would pick but the bound of any: PostgreSQL alone taking workload 1's
+    records, already in COPY's format (made untimed from the local CSV by our own cleaner), into
+    the same table, in one transaction. No download, parsing, validation or ledger."""
+    import tempfile
+
+    from ingest.parsers import PlainBlock, iter_rows
+    from ingest.writer import _block_cleaner, _plan, _PostgresSql
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("the COPY ceiling is measured on PostgreSQL only")
+    config = services.ingest_config(Connector.objects.get(name="million"), file_id=0)
+    plan, sql = _plan(config), _PostgresSql(config, django_now())
+    with tempfile.TemporaryFile("w+") as text, open(args["path"], "rb") as source:
+        rows = 0
+        for block in iter_rows(source, file_format="csv", plain_blocks=True):
+            assert isinstance(block, PlainBlock) and block.clean
+            clean = _block_cleaner(plan, block.header, True, True)
+            out: list[Any] = []
+            assert clean(block.rows, 0, len(block.rows), block.first_line, out) == len(block.rows)
+            text.write(sql.copy_text(out))
+            rows += len(out)
+        text.seek(0)
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            names = sql.names
+            statement = (
+                f"COPY {names['table']} ({names['entity_type']}, {names['external_id']}, "
+                f"{names['data']}, {names['last_file_id']}) FROM STDIN"
+            )
+            with cursor.cursor.copy(statement) as copy:
+                while chunk := text.read(1024 * 1024):
+                    copy.write(chunk)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": rows}
+
+
+def django_now() -> Any:
+    from django.utils import timezone
+
+    return timezone.now()
+
+
 def list_all(args: dict[str, Any]) -> dict[str, Any]:
     """Baseline for the listing: collect every key in memory, as a simple poller would."""
     started = time.perf_counter()
@@ -269,7 +312,18 @@ def wait_run(args: dict[str, Any]) -> dict[str, Any]:
 
 JOBS = {
     f.__name__: f
-    for f in (setup, connector, reset_records, ingest, naive, bulk, list_all, start_run, wait_run)
+    for f in (
+        setup,
+        connector,
+        reset_records,
+        ingest,
+        naive,
+        bulk,
+        copy_ceiling,
+        list_all,
+        start_run,
+        wait_run,
+    )
 }
 
 if __name__ == "__main__":

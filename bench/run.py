@@ -2,7 +2,8 @@
 run, as ratios. Writes bench/results/latest.json and prints a table.
 
 Knobs (environment): BENCH_ROWS (1,000,000), BENCH_NAIVE_ROWS (20,000), BENCH_BIG_GB (2),
-BENCH_SMALL_FILES (1,000), BENCH_LIST_KEYS (200,000), BENCH_WORKER_FILES (200),
+BENCH_SMALL_FILES (1,000), BENCH_SMALL_ROUNDS (3), BENCH_LIST_KEYS (200,000),
+BENCH_WORKER_FILES (200),
 BENCH_PG (postgres://postgres@127.0.0.1:5432/loadbay_bench), BENCH_REDIS (redis://127.0.0.1:6379/13),
 BENCH_ONLY (comma-separated workload numbers, e.g. "1,3").
 """
@@ -10,6 +11,7 @@ BENCH_ONLY (comma-separated workload numbers, e.g. "1,3").
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,6 +53,13 @@ def rows_text(start: int, count: int) -> str:
         f"{rnd.randint(0, 99999)}.{i % 100:02d}\n"
         for i in range(start, start + count)
     )
+
+
+def small_file(i: int) -> bytes:
+    """About 1 KB: a header and the file's own records (files that all updated the same
+    records would queue on their row locks, one file at a time, by design)."""
+    text = (HEADER + rows_text(i * 10, 10)).encode()[:1024]
+    return text[: text.rfind(b"\n") + 1]
 
 
 def write_csv(path: Path, *, rows: int = 0, target_bytes: int = 0) -> int:
@@ -158,6 +167,11 @@ class Bench:
                 database=database,
             )
             out[label] = {"ours": ours, "bulk_create": bulk, "update_or_create": naive}
+            if label == "postgresql":
+                job("reset_records", {}, database=database)
+                out[label]["copy_ceiling"] = job(
+                    "copy_ceiling", {"path": str(path)}, database=database
+                )
         path.unlink()
         self.results["1_upsert_million"] = out
 
@@ -176,33 +190,40 @@ class Bench:
 
     # 3 ---------------------------------------------------------------------------------------
     def small_files(self) -> None:
+        """Rounds of ours and the CLI on fresh copies of the same files, taking turns at going
+        first: the two are close, and this machine's speed drifts by more than the gap."""
         count = env_int("BENCH_SMALL_FILES", 1000)
+        rounds = []
+        for number in range(env_int("BENCH_SMALL_ROUNDS", 3)):
+            ours_prefix, cli_prefix = f"w3-{number}/", f"cli-{number}/"
+            self._put_small_files(count, [f"{ours_prefix}incoming/", f"{cli_prefix}src/"])
+            connector_id = self.connector(self.pg, f"small-{number}", ours_prefix)
+            job("reset_records", {}, database=self.pg)
+            parallel = env_int("BENCH_SMALL_PARALLEL", 4)
+            args = {"connector_id": connector_id, "parallel": parallel}
+            first = "ours" if number % 2 == 0 else "cli"
+            if first == "cli":
+                cli = self.aws_cli_move(cli_prefix)
+            ours = job("ingest", args, database=self.pg)
+            if first == "ours":
+                cli = self.aws_cli_move(cli_prefix)
+            rounds.append({"first": first, "ours": ours, "aws_s3_mv": cli})
+        self.results["3_small_files"] = {
+            "files": count,
+            "file_bytes": len(small_file(0)),
+            "rounds": rounds,
+        }
 
-        def body(i: int) -> bytes:
-            """About 1 KB: a header and the file's own records (files that all updated the same
-            records would queue on their row locks, one file at a time, by design)."""
-            text = (HEADER + rows_text(i * 10, 10)).encode()[:1024]
-            return text[: text.rfind(b"\n") + 1]
-
+    def _put_small_files(self, count: int, prefixes: list[str]) -> None:
         def put(i: int) -> None:
-            self.client.put_object(Bucket=BUCKET, Key=f"w3/incoming/f{i:05d}.csv", Body=body(i))
-            self.client.put_object(Bucket=BUCKET, Key=f"cli/src/f{i:05d}.csv", Body=body(i))
+            for prefix in prefixes:
+                key = f"{prefix}f{i:05d}.csv"
+                self.client.put_object(Bucket=BUCKET, Key=key, Body=small_file(i))
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put, range(count)))
-        connector_id = self.connector(self.pg, "small", "w3/")
-        job("reset_records", {}, database=self.pg)
-        parallel = env_int("BENCH_SMALL_PARALLEL", 4)
-        ours = job("ingest", {"connector_id": connector_id, "parallel": parallel}, database=self.pg)
-        cli = self.aws_cli_move()
-        self.results["3_small_files"] = {
-            "files": count,
-            "file_bytes": len(body(0)),
-            "ours": ours,
-            "aws_s3_mv": cli,
-        }
 
-    def aws_cli_move(self) -> dict[str, Any]:
+    def aws_cli_move(self, prefix: str) -> dict[str, Any]:
         aws = os.environ.get("BENCH_AWS_CLI", str(ROOT / "bench" / ".venv-awscli" / "bin" / "aws"))
         env = {
             **os.environ,
@@ -211,6 +232,7 @@ class Bench:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
         started = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [
                 aws,
@@ -218,15 +240,18 @@ class Bench:
                 "mv",
                 "--recursive",
                 "--only-show-errors",
-                f"s3://{BUCKET}/cli/src/",
-                f"s3://{BUCKET}/cli/dst/",
+                f"s3://{BUCKET}/{prefix}src/",
+                f"s3://{BUCKET}/{prefix}dst/",
                 "--endpoint-url",
                 self.endpoint,
             ],
             env=env,
             check=True,
         )
-        return {"seconds": time.perf_counter() - started}
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return {"seconds": seconds, "cpu_seconds": round(cpu, 2)}
 
     # 4 ---------------------------------------------------------------------------------------
     def many_keys(self) -> None:
