@@ -277,25 +277,43 @@ def _fast_cleaner(plan: _Plan) -> Callable[[dict[str, Any]], tuple[str, dict[str
         )
         if checks:
             inner += ["        else:", *(f"            {check}" for check in checks)]
-    identifier = plan.mapped.index(plan.identifier)
     data = ", ".join(f"f{i}: v{i}" for i in range(count))
-    inner += [
-        f"        external_id = v{identifier}",
-        "        if external_id is None: raise NotPlain",
-        "        external_id = str(external_id)",
-        "        if len(external_id) > MAX_EXTERNAL_ID: raise NotPlain",
-        f"        return external_id, {{{data}}}",
+    inner += [f"        {line}" for line in _identifier_lines(plan)]
+    inner.append(f"        return external_id, {{{data}}}")
+    factory = _compiled_factory(outer, inner)
+    return factory(
+        tuple(m.column for m in plan.mapped),
+        tuple(m.field for m in plan.mapped),
+        *_check_tables(plan),
+    )
+
+
+def _identifier_lines(plan: _Plan) -> list[str]:
+    """Generated code: the row's external id from its cleaned values, or NotPlain."""
+    return [
+        f"external_id = v{plan.mapped.index(plan.identifier)}",
+        "if external_id is None: raise NotPlain",
+        "external_id = str(external_id)",
+        "if len(external_id) > MAX_EXTERNAL_ID: raise NotPlain",
     ]
+
+
+def _compiled_factory(outer: list[str], inner: list[str]) -> Callable[..., Any]:
+    """Compile a generated factory (its closure variables in `outer`, the cleaner in
+    `inner`); only constants of this module are in its namespace."""
     namespace: dict[str, Any] = {
         "STORABLE": _check_storable,
         "NotPlain": _NotPlain,
         "MAX_EXTERNAL_ID": MAX_EXTERNAL_ID,
     }
     code = "\n".join([*outer, *inner, "    return clean"])
-    exec(code, namespace)  # noqa: S102 - the code is built above from constants
-    return namespace["factory"](
-        tuple(m.column for m in plan.mapped),
-        tuple(m.field for m in plan.mapped),
+    exec(code, namespace)  # noqa: S102 - the code is built from constants, never from names
+    return namespace["factory"]  # type: ignore[no-any-return]
+
+
+def _check_tables(plan: _Plan) -> tuple[tuple[Any, ...], ...]:
+    """LENGTHS, PATTERNS, CONVERT and SHAPES of a generated factory, by mapped field."""
+    return (
         tuple(m.spec.max_length for m in plan.mapped),
         tuple(
             re.compile(m.spec.validation_regex).fullmatch if m.spec.validation_regex else None
@@ -386,17 +404,11 @@ def _block_cleaner(
         present_value = [*checks, f"j{i} = {_json_fragment(i, mapped.spec)}"] if encoded else checks
         if present_value:
             body += ["else:", *(f"    {line}" for line in present_value)]
-    identifier = plan.mapped.index(plan.identifier)
     if encoded:
         data = 'f"{{' + ",".join(f"{{f{i}}}{{j{i}}}" for i in range(count)) + '}}"'
     else:
         data = "{" + ", ".join(f"f{i}: v{i}" for i in range(count)) + "}"
-    body += [
-        f"external_id = v{identifier}",
-        "if external_id is None: raise NotPlain",
-        "external_id = str(external_id)",
-        "if len(external_id) > MAX_EXTERNAL_ID: raise NotPlain",
-    ]
+    body += _identifier_lines(plan)
     inner += [f"                {line}" for line in body]
     inner += [
         "            except Exception:",
@@ -405,24 +417,12 @@ def _block_cleaner(
         "            i += 1",
         "        return i",
     ]
-    namespace: dict[str, Any] = {
-        "STORABLE": _check_storable,
-        "NotPlain": _NotPlain,
-        "MAX_EXTERNAL_ID": MAX_EXTERNAL_ID,
-    }
-    code = "\n".join([*outer, *inner, "    return clean"])
-    exec(code, namespace)  # noqa: S102 - the code is built above from constants
+    factory = _compiled_factory(outer, inner)
     names = tuple(m.field for m in plan.mapped)
-    return namespace["factory"](
+    return factory(  # type: ignore[no-any-return]
         tuple(header.index(m.column) if m.column in header else None for m in plan.mapped),
         tuple(_dumps(name) + ":" for name in names) if encoded else names,
-        tuple(m.spec.max_length for m in plan.mapped),
-        tuple(
-            re.compile(m.spec.validation_regex).fullmatch if m.spec.validation_regex else None
-            for m in plan.mapped
-        ),
-        tuple(_FAST_CONVERTERS.get(m.spec.field_type) for m in plan.mapped),
-        tuple(_FAST_PATTERNS.get(m.spec.field_type) for m in plan.mapped),
+        *_check_tables(plan),
         len(header),
         _Candidate,
     )
