@@ -16,13 +16,19 @@ Every record written gets last_file_id = the file's token. That marks what this 
 written, so a unique identifier repeated anywhere in the file is found without keeping the
 file's identifiers in memory, and Sync deletes what does not carry the mark.
 
-Each batch costs a few queries: one to look its identifiers up, one to write, and for Sync one
-to mark the records of rows that failed validation as seen, so they are not deleted.
+Each file first locks its entity type (records have no database foreign key; see
+entities.models.Record), unless its caller's transaction did for several files. Each batch
+costs a few queries: one to look its identifiers up, one to write, and for Sync one to mark the
+records of rows that failed validation as seen, so they are not deleted. On PostgreSQL a file
+of one Upsert or Sync batch is a single upsert.
 
-Where the time goes (see BENCHMARKS.md): a row that is plain and valid is cleaned by a function
-generated once per plan (_fast_cleaner); anything else takes the exact path, which says what is
-wrong. On PostgreSQL, Upsert and Sync files of more than one batch are written by a background
-thread while the next batch is read (_BackgroundWrites), new records by COPY.
+Where the time goes (see BENCHMARKS.md): plain CSV lines come in PlainBlocks, cleaned a run of
+rows at a time by a function generated once per plan and header (_block_cleaner), which on
+PostgreSQL also writes each record's JSON text; other rows that are plain and valid are cleaned
+by a function generated once per plan (_fast_cleaner); anything else takes the exact path,
+which says what is wrong. On PostgreSQL, Upsert and Sync files of more than one batch are
+written by a background thread while the next batch is read (_BackgroundWrites), new records by
+COPY.
 """
 
 import json
