@@ -24,6 +24,7 @@ import boto3  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from connectors import crypto  # noqa: E402
 from connectors import services as connector_services  # noqa: E402
@@ -238,7 +239,7 @@ def copy_ceiling(args: dict[str, Any]) -> dict[str, Any]:
     if connection.vendor != "postgresql":
         raise SystemExit("the COPY ceiling is measured on PostgreSQL only")
     config = services.ingest_config(Connector.objects.get(name="million"), file_id=0)
-    plan, sql = _plan(config), _PostgresSql(config, django_now())
+    plan, sql = _plan(config), _PostgresSql(config, timezone.now())
     with tempfile.TemporaryFile("w+") as text, open(args["path"], "rb") as source:
         rows = 0
         for block in iter_rows(source, file_format="csv", plain_blocks=True):
@@ -250,23 +251,16 @@ def copy_ceiling(args: dict[str, Any]) -> dict[str, Any]:
             rows += len(out)
         text.seek(0)
         started = time.perf_counter()
-        with transaction.atomic(), connection.cursor() as cursor:
-            names = sql.names
-            statement = (
-                f"COPY {names['table']} ({names['entity_type']}, {names['external_id']}, "
-                f"{names['data']}, {names['last_file_id']}) FROM STDIN"
-            )
-            with cursor.cursor.copy(statement) as copy:
-                while chunk := text.read(1024 * 1024):
-                    copy.write(chunk)
+        statement = sql._COPY.format(**sql.names)  # the writer's own COPY
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(statement) as copy,
+        ):
+            while chunk := text.read(1024 * 1024):
+                copy.write(chunk)
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": rows}
-
-
-def django_now() -> Any:
-    from django.utils import timezone
-
-    return timezone.now()
 
 
 def list_all(args: dict[str, Any]) -> dict[str, Any]:

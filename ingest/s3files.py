@@ -202,14 +202,26 @@ def free_destination(
     client: Any, layout: Layout, key: str, target_dir: str, file_id: int
 ) -> tuple[str, bool]:
     """(destination key, already copied by us). Never picks a key holding someone else's object."""
-    for attempt in range(100):
-        candidate = destination_for(key, layout, target_dir, file_id, attempt)
+    for candidate in _destinations(key, layout, target_dir, file_id):
         head = _head(client, layout.bucket, candidate)
         if head is None:
             return candidate, False
-        if head.get("Metadata", {}).get(LEDGER_META) == str(file_id):
+        if _written_by(head, file_id):
             return candidate, True
-    raise RuntimeError(f"no free destination for {key} after 100 attempts")
+    raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
+
+
+MAX_ATTEMPTS = 100  # names tried for one destination: the key, then with suffixes
+
+
+def _destinations(key: str, layout: Layout, target_dir: str, file_id: int) -> Iterator[str]:
+    for attempt in range(MAX_ATTEMPTS):
+        yield destination_for(key, layout, target_dir, file_id, attempt)
+
+
+def _written_by(head: dict[str, Any] | None, file_id: int) -> bool:
+    """Whether the object (a HeadObject response) was written by ledger entry `file_id`."""
+    return head is not None and head.get("Metadata", {}).get(LEDGER_META) == str(file_id)
 
 
 def copy_object(
@@ -292,14 +304,12 @@ def place_bytes(
     if its name is taken (If-None-Match: *): the first free name, or the one this ledger entry
     wrote already (a move interrupted after its write). Returns the key written."""
     params = _write_params(headers, file_id)
-    for attempt in range(100):
-        candidate = destination_for(key, layout, target_dir, file_id, attempt)
+    for candidate in _destinations(key, layout, target_dir, file_id):
         if _put_if_absent(client, layout.bucket, candidate, data, params):
             return candidate
-        head = _head(client, layout.bucket, candidate)
-        if head is not None and head.get("Metadata", {}).get(LEDGER_META) == str(file_id):
+        if _written_by(_head(client, layout.bucket, candidate), file_id):
             return candidate
-    raise RuntimeError(f"no free destination for {key} after 100 attempts")
+    raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
 
 
 def _put_if_absent(client: Any, bucket: str, key: str, data: bytes, params: dict[str, Any]) -> bool:

@@ -464,8 +464,8 @@ class _FileWriter:
         self.sql = _sql_for(config, timezone.now())
         if config.entity_locked_at is None:
             self.sql.lock_entity_type()
-        elif config.entity_locked_at is not True:
-            self.sql.now = config.entity_locked_at  # the transaction's time, from that lock
+        else:
+            self.sql.now = config.entity_locked_at  # the time that lock gave, for all files
         self.batch_size = max(1, batch_size)
         self.outcome = FileOutcome()
         self.background = (
@@ -1283,8 +1283,8 @@ def _parts(items: list[Any]) -> list[list[Any]]:
 def lock_entity_type(entity_type_id: int) -> Any:
     """Lock the entity type for the caller's transaction, for all the files it writes (pass
     the result as IngestConfig.entity_locked_at); raises FileFailed if it no longer exists.
-    Returns the transaction's time where the database has row locks, else True."""
+    Returns the time to give their records (on PostgreSQL, the transaction's)."""
     config = IngestConfig(entity_type_id, IntegrationType.UPSERT, (), {}, Tolerance(), 0)
     sql = _sql_for(config, timezone.now())
     sql.lock_entity_type()
-    return sql.now if connection.vendor == "postgresql" else True
+    return sql.now
