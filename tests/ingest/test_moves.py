@@ -273,3 +273,61 @@ def test_a_batch_for_an_entity_that_is_gone_fails_each_file_saying_so(
     run_now(connector)
     reasons = set(SourceFile.objects.values_list("failure_reason", flat=True))
     assert reasons == {"the entity (id 999999) this connector writes into no longer exists"}
+
+
+class KnowsNoConditionalDeletes:
+    """The real client, except that DeleteObjects with ETags is refused as malformed, as an
+    endpoint that does not know conditional deletes answers."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
+        if any("ETag" in o for o in kwargs["Delete"]["Objects"]):
+            from botocore.exceptions import ClientError
+
+            self.refused += 1
+            error = {"Error": {"Code": "MalformedXML", "Message": "The XML is not well-formed"}}
+            raise ClientError(error, "DeleteObjects")
+        return self._client.delete_objects(**kwargs)
+
+
+def test_an_endpoint_without_conditional_deletes_gets_plain_ones(
+    connector, bucket, s3_client, monkeypatch
+) -> None:
+    real = services.shared_s3_client
+    wrapped: list[KnowsNoConditionalDeletes] = []
+
+    def client(params: Any) -> Any:
+        wrapped.append(KnowsNoConditionalDeletes(real(params)))
+        return wrapped[-1]
+
+    monkeypatch.setattr(services, "shared_s3_client", client)
+    for number in range(2):
+        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+    run = run_now(connector)
+    assert run.status == RunStatus.SUCCEEDED
+    assert sum(w.refused for w in wrapped) >= 1
+    assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
+    assert set(SourceFile.objects.values_list("state", flat=True)) == {FileState.MOVED}
+
+
+def test_an_endpoint_that_refuses_the_probe_gets_copies(
+    alice, bucket, s3_endpoint, s3_client, moto_url, settings, calls
+) -> None:
+    from tests.support.fault_proxy import Rule
+
+    with fault_proxy(moto_url) as proxy:
+        settings.S3_ALLOWED_ENDPOINTS = [moto_url, proxy.url]
+        proxy.rules.append(Rule("PUT", ".loadbay-probe-", "403"))
+        connector = make_connector(alice, bucket=bucket, endpoint=proxy.url)
+        for number in range(2):
+            put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
+        run = run_now(connector)
+    assert run.status == RunStatus.SUCCEEDED
+    assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
+    assert calls["copy_object"] == 2 and calls["put_object"] == 1  # the refused probe only
