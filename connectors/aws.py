@@ -7,9 +7,12 @@ import hashlib
 import threading
 import time
 from dataclasses import astuple, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import botocore.session
+import botocore.utils
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from django.conf import settings
@@ -154,15 +157,61 @@ def _check_endpoint_allowed(endpoint_url: str) -> None:
 
 
 _local = threading.local()
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser, made fast for the two forms S3 sends: ISO 8601 in UTC in
+    XML ("2026-11-25T15:46:08.000Z") and the HTTP date of headers ("Wed, 25 Nov 2026 15:46:08
+    GMT"). botocore hands any timestamp to dateutil, at about a third of a millisecond each:
+    a tenth of the client's CPU for a GET, and most of it for a listing's 1,000 keys. Anything
+    else goes to botocore's own parser, so results never differ."""
+    if isinstance(value, str):
+        if len(value) >= 20 and value[-1] == "Z" and value[10] == "T":
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        elif len(value) == 29 and value.endswith(" GMT") and value[3] == ",":
+            parsed = _http_date(value)
+            if parsed is not None:
+                return parsed
+    return botocore.utils.parse_timestamp(value)
+
+
+def _http_date(value: str) -> datetime | None:
+    """RFC 7231's IMF-fixdate, e.g. "Wed, 25 Nov 2026 15:46:08 GMT"; None if it is not one."""
+    day, month, year, clock = value[5:7], value[8:11], value[12:16], value[17:25]
+    if not (day.isdigit() and year.isdigit() and month in _MONTHS and clock[2::3] == "::"):
+        return None
+    hour, minute, second = clock[0:2], clock[3:5], clock[6:8]
+    if not (hour.isdigit() and minute.isdigit() and second.isdigit()):
+        return None
+    try:
+        return datetime(
+            int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
+    except ValueError:
+        return None
 
 
 def _thread_session() -> boto3.session.Session:
     """This thread's boto3 session. boto3's default session is not safe to share between
     threads, and a new session per client reloads the service models (~0.1 s a client); the
-    session holds no credentials: each client is given its own."""
+    session holds no credentials: each client is given its own. Its clients parse timestamps
+    with parse_timestamp (as the AWS CLI sets its own parser, on the same hook)."""
     session = getattr(_local, "session", None)
     if session is None:
-        session = _local.session = boto3.session.Session()
+        core = botocore.session.get_session()
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=parse_timestamp
+        )
+        session = _local.session = boto3.session.Session(botocore_session=core)
     return session
 
 
