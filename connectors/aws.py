@@ -171,7 +171,7 @@ def parse_timestamp(value: Any) -> datetime:
     GMT"). botocore hands any timestamp to dateutil, at about a third of a millisecond each:
     a tenth of the client's CPU for a GET, and most of it for a listing's 1,000 keys. Anything
     else goes to botocore's own parser, so results never differ."""
-    if isinstance(value, str):
+    if isinstance(value, str) and value.isascii():
         if len(value) >= 20 and value[-1] == "Z" and value[10] == "T":
             try:
                 return datetime.fromisoformat(value)

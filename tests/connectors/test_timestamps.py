@@ -52,6 +52,7 @@ def test_s3_forms_parse_exactly_as_botocore() -> None:
         "Wednesday, 25-Nov-26 15:46:08 GMT",
         "Wed Nov 25 15:46:08 2026",
         "Wed, 5 Nov 2026 15:46:08 GMT",
+        "Wed, \u0662\u0665 Nov 2026 15:46:08 GMT",  # digits, but not ASCII ones
         "1764085568",
         "1764085568.5",
         1764085568,
