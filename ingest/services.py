@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -402,40 +402,74 @@ def ingest_together(
     held: dict[int, bytes] | None = None,
 ) -> dict[int, str]:
     """Ingest several small claimed files: read them all at once (INGEST_S3_THREADS at a
-    time, before any row is locked), then write each in a savepoint of one transaction that
-    also records their ledger states. Returns {file id: reason} of files that could not be
-    read for a passing reason (throttling, an outage): they are left claimed. The bytes of
-    the files ingested are put in `held`, if given, for their moves."""
+    time, before any row is locked), then write them in one transaction that also records
+    their ledger states. Returns {file id: reason} of files that could not be read for a
+    passing reason (throttling, an outage): they are left claimed. The bytes of the files
+    ingested are put in `held`, if given, for their moves.
+
+    Each file's fate is its own: a file that fails leaves nothing written. Most files that
+    fail do so before they write (a missing column, more bad rows than a count tolerance), so
+    the batch is first written without a savepoint per file (two statements a file fewer); if
+    a file fails after writing, that attempt is undone and the batch written again with one."""
     wanted = list(SourceFile.objects.filter(pk__in=file_ids, state=FileState.CLAIMED))
     for source_file in wanted:
         source_file.connector = connector  # the reading threads must not query for it
     fetched = _read_all(client, wanted)
-    unread: dict[int, str] = {}
     with transaction.atomic():
         config = replace(config, entity_locked_at=_entity_lock_for_all(config))
-        locked = SourceFile.objects.select_for_update(skip_locked=True).filter(
-            pk__in=[f.pk for f in wanted], state=FileState.CLAIMED
+        locked = list(
+            SourceFile.objects.select_for_update(skip_locked=True).filter(
+                pk__in=[f.pk for f in wanted], state=FileState.CLAIMED
+            )
         )
-        written: list[tuple[SourceFile, WriteOutcome]] = []
-        changed: list[SourceFile] = []
-        for source_file in locked:
-            source_file.connector = connector
-            content = fetched[source_file.pk]
-            if isinstance(content, FileChanged):
-                _mark_finished(source_file, FileState.SUPERSEDED, reason=str(content))
-                changed.append(source_file)
-            elif isinstance(content, Exception):
-                unread[source_file.pk] = str(content)
-            else:
-                data, source_file.object_headers = content
-                outcome, failure = _parse_and_write(io.BytesIO(data), source_file, config)
-                _set_result(source_file, outcome, failure)
-                written.append((source_file, outcome))
-                if held is not None:
-                    held[source_file.pk] = data
-        _update_rows(changed, _FINISH_FIELDS)
-        _save_results(written)
-    return unread
+        try:
+            with transaction.atomic():
+                batch = _write_batch(locked, fetched, connector, config, guarded=False)
+        except _WroteThenFailed:
+            batch = _write_batch(locked, fetched, connector, config, guarded=True)
+        _update_rows(batch.changed, _FINISH_FIELDS)
+        _save_results(batch.written)
+    if held is not None:
+        held.update(batch.data)
+    return batch.unread
+
+
+@dataclass
+class _BatchWritten:
+    written: list[tuple[SourceFile, WriteOutcome]] = field(default_factory=list)
+    changed: list[SourceFile] = field(default_factory=list)  # replaced or gone since listed
+    unread: dict[int, str] = field(default_factory=dict)  # file id: why it was not read
+    data: dict[int, bytes] = field(default_factory=dict)  # the written files' bytes
+
+
+def _write_batch(
+    files: list[SourceFile],
+    fetched: dict[int, "Fetched"],
+    connector: Connector,
+    config: IngestConfig,
+    *,
+    guarded: bool,
+) -> _BatchWritten:
+    """Write the files' rows and set their results (not saved yet); see _parse_and_write for
+    `guarded`."""
+    batch = _BatchWritten()
+    for source_file in files:
+        source_file.connector = connector
+        content = fetched[source_file.pk]
+        if isinstance(content, FileChanged):
+            _mark_finished(source_file, FileState.SUPERSEDED, reason=str(content))
+            batch.changed.append(source_file)
+        elif isinstance(content, Exception):
+            batch.unread[source_file.pk] = str(content)
+        else:
+            data, source_file.object_headers = content
+            outcome, failure = _parse_and_write(
+                io.BytesIO(data), source_file, config, guarded=guarded
+            )
+            _set_result(source_file, outcome, failure)
+            batch.written.append((source_file, outcome))
+            batch.data[source_file.pk] = data
+    return batch
 
 
 def _entity_lock_for_all(config: IngestConfig) -> Any:
@@ -514,32 +548,46 @@ def _read_failure(exc: Exception, key: str) -> Exception:
     return TransientIngestError(str(error))
 
 
+class _WroteThenFailed(Exception):
+    """A file written without a savepoint of its own failed after writing records: only
+    rolling back the caller's savepoint undoes them."""
+
+
 def _parse_and_write(
-    body: Any, source_file: SourceFile, config: IngestConfig
+    body: Any, source_file: SourceFile, config: IngestConfig, *, guarded: bool = True
 ) -> tuple[WriteOutcome, str | None]:
-    """(outcome, failure reason). Run it in a savepoint: on failure the caller's atomic block
-    undoes whatever was written (the FileFailed propagates through it first)."""
+    """(outcome, failure reason). Guarded, the file is written in a savepoint that undoes
+    whatever it wrote if it fails (the FileFailed propagates through it first). Unguarded, a
+    file that fails after writing raises _WroteThenFailed instead, for the caller to undo."""
+    try:
+        if guarded:
+            with transaction.atomic():
+                return _write_rows(body, source_file, config), None
+        return _write_rows(body, source_file, config), None
+    except FileFailed as exc:
+        if not guarded and exc.wrote_records:
+            raise _WroteThenFailed(str(exc)) from exc
+        return getattr(exc, "outcome", None) or WriteOutcome(), str(exc)
+    except (ClientError, BotoCoreError) as exc:  # the stream broke off
+        raise _read_failure(exc, source_file.key) from exc
+
+
+def _write_rows(body: Any, source_file: SourceFile, config: IngestConfig) -> WriteOutcome:
     from ingest.parsers import iter_rows
     from ingest.writer import write_file
 
     connector = source_file.connector
-    try:
-        with transaction.atomic():
-            rows = iter_rows(
-                body,
-                file_format=connector.file_format,
-                delimiter=connector.csv_delimiter,
-                key=source_file.key,
-                max_decompressed_bytes=settings.INGEST_MAX_DECOMPRESSED_BYTES,
-                plain_blocks=True,
-            )
-            if settings.INGEST_FAULT_POINT:
-                rows = _with_fault_point(rows)
-            return write_file(rows, replace(config, file_token=source_file.pk)), None
-    except FileFailed as exc:
-        return getattr(exc, "outcome", None) or WriteOutcome(), str(exc)
-    except (ClientError, BotoCoreError) as exc:  # the stream broke off
-        raise _read_failure(exc, source_file.key) from exc
+    rows = iter_rows(
+        body,
+        file_format=connector.file_format,
+        delimiter=connector.csv_delimiter,
+        key=source_file.key,
+        max_decompressed_bytes=settings.INGEST_MAX_DECOMPRESSED_BYTES,
+        plain_blocks=True,
+    )
+    if settings.INGEST_FAULT_POINT:
+        rows = _with_fault_point(rows)
+    return write_file(rows, replace(config, file_token=source_file.pk))
 
 
 def _set_result(source_file: SourceFile, outcome: WriteOutcome, failure: str | None) -> None:

@@ -7,7 +7,11 @@ from entities.validation import FieldSpec
 
 
 class FileFailed(Exception):
-    """The whole file cannot be ingested; str() is the reason shown to the user."""
+    """The whole file cannot be ingested; str() is the reason shown to the user.
+    `wrote_records` says whether the writer had written records before the file failed: then
+    only a rollback (the caller's savepoint) undoes them."""
+
+    wrote_records = False
 
 
 @dataclass(frozen=True)

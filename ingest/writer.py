@@ -1,7 +1,8 @@
 """Write a file's rows into entity records, in bulk, by the connector's Integration Type.
 
 Runs inside the caller's transaction: when the file fails (FileFailed, or TooManyBadRows with
-the row errors attached) the caller rolls back everything written here.
+the row errors attached) the caller rolls back everything written here; the exception's
+wrote_records says whether anything was.
 
 What a record holds: Record.external_id is the unique identifier field's value as text, and
 Record.data maps entity field names (the unique identifier included) to their typed values,
@@ -92,6 +93,7 @@ def write_file(
     except FileFailed as exc:
         if not hasattr(exc, "outcome"):
             exc.outcome = writer.outcome  # type: ignore[attr-defined]
+        exc.wrote_records = writer.wrote
         raise
     finally:
         writer.stop()
@@ -479,6 +481,7 @@ class _FileWriter:
         self.encoded = not self.sql.merges_in_python  # plain rows' data as JSON text
         self.columns_checked = False
         self.stopped_early = False
+        self.wrote = False  # a statement that writes records was sent
 
     # adding rows
 
@@ -575,6 +578,7 @@ class _FileWriter:
         batch, self.batch = self.batch, []
         if not batch or self.is_doomed:
             return
+        self.wrote = True
         # A file of one batch (most small files) is written at once: a thread would only cost.
         if self.background is not None and final and self.background.idle:
             self.background.write_now(batch)
@@ -591,6 +595,7 @@ class _FileWriter:
         if not self.config.tolerance.allows(outcome.failed_rows, outcome.rows_total):
             raise TooManyBadRows(self._too_many_message(), outcome)
         if self.plan.is_sync and outcome.failed_rows < outcome.rows_total:
+            self.wrote = True
             outcome.deleted = self.sql.delete_unseen()
         return outcome
 

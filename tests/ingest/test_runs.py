@@ -443,3 +443,68 @@ def test_a_batch_of_small_files_settles_each_file_on_its_own(
     second = run_now(connector)
     assert (second.files_succeeded, second.records_created) == (2, 2)  # p9 and p6
     assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2", "p6", "p9"}
+
+
+def _spy_on_batch_writes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The `guarded` of each attempt at writing a batch of small files."""
+    attempts: list[bool] = []
+    real = services._write_batch
+
+    def spy(*args: Any, guarded: bool) -> Any:
+        attempts.append(guarded)
+        return real(*args, guarded=guarded)
+
+    monkeypatch.setattr(services, "_write_batch", spy)
+    return attempts
+
+
+def test_a_file_failing_after_it_wrote_leaves_nothing_and_its_batch_goes_on(
+    alice, bucket, s3_endpoint, s3_client, monkeypatch
+) -> None:
+    """A percentage tolerance is judged at the end of the file, after its good rows were
+    written: the batch, written first without a savepoint per file, is written again with
+    them, and the failed file's good row is not kept."""
+    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint, error_tolerance="10%")
+    put(s3_client, bucket, "incoming/a-good.csv", GOOD_CSV)
+    put(s3_client, bucket, "incoming/b-too-many-bad.csv", BAD_CSV)  # 1 of 2 rows bad
+    put(s3_client, bucket, "incoming/c-good.csv", GOOD_CSV.replace("p1", "p5"))
+    attempts = _spy_on_batch_writes(monkeypatch)
+
+    run = run_now(connector)
+
+    assert attempts == [False, True]
+    assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2", "p5"}
+    late = SourceFile.objects.get(key="incoming/b-too-many-bad.csv")
+    assert (late.outcome, late.records_created) == ("failed", 0)
+    assert "1 of 2 rows is invalid; the connector allows 10%" in late.failure_reason
+    assert (run.files_succeeded, run.files_failed, run.records_created) == (2, 1, 3)
+    assert keys(s3_client, bucket) == [
+        "done/a-good.csv",
+        "done/c-good.csv",
+        "failed/b-too-many-bad.csv",
+        "failed/b-too-many-bad.csv.errors.txt",
+    ]
+
+
+def test_a_batch_whose_files_fail_before_writing_takes_no_savepoint_per_file(
+    connector, bucket, s3_client, monkeypatch
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for name in "abcde":
+        rows = GOOD_CSV.replace("p1", f"p1{name}").replace("p2", f"p2{name}")
+        put(s3_client, bucket, f"incoming/{name}.csv", rows)
+    put(s3_client, bucket, "incoming/f-bad.csv", BAD_CSV)  # tolerance 0: fails before writing
+    attempts = _spy_on_batch_writes(monkeypatch)
+
+    with CaptureQueriesContext(connection) as queries:
+        run = run_now(connector)
+
+    assert attempts == [False]
+    savepoints = [q["sql"] for q in queries if q["sql"].startswith("SAVEPOINT")]
+    # The run's own (the listing lock, the batch, its moves; this test's transaction makes
+    # each atomic block a savepoint): fewer than one a file.
+    assert len(savepoints) < 6
+    assert (run.files_succeeded, run.files_failed, run.records_created) == (5, 1, 10)
+    assert Record.objects.count() == 10
