@@ -128,8 +128,16 @@ def connector(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def reset_records(args: dict[str, Any]) -> dict[str, Any]:
+    """Empty the records and the ledger. On PostgreSQL the records table is truncated, so each
+    measurement starts from a table as new as the first one's (a DELETE leaves a million dead
+    rows and their index entries for the next load to step over)."""
+    entity()
     with transaction.atomic():
-        Record.objects.filter(entity_type=entity()).delete()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {Record._meta.db_table}")
+        else:
+            Record.objects.all().delete()
         SourceFile.objects.all().delete()
         Run.objects.all().delete()
     return {}

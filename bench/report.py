@@ -39,6 +39,9 @@ def table(results: dict[str, Any]) -> str:
                     ]
                 )
             )
+            if len(r["ours"].get("rounds_seconds", [])) > 1:
+                each = ", ".join(f"{million['rows'] / t:,.0f}" for t in r["ours"]["rounds_seconds"])
+                lines.append(_line(["   ours is the median of rounds (rows/s):", "", "", "", each]))
             lines.append(
                 _line(
                     [
