@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -472,7 +472,7 @@ def _write_batch(
     return batch
 
 
-def _entity_lock_for_all(config: IngestConfig) -> Any:
+def _entity_lock_for_all(config: IngestConfig) -> datetime | None:
     """The entity type locked once for the transaction's files; if it is gone, None: each
     file then finds that out and fails saying so."""
     from ingest.writer import lock_entity_type

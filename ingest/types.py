@@ -1,6 +1,7 @@
 """The contracts between the ingest pipeline's parts: parsing, writing and the orchestrator."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from entities.validation import FieldSpec
@@ -64,7 +65,7 @@ class IngestConfig:
     file_token: int  # the ledger entry id; written to Record.last_file_id
     # Set when the caller's transaction holds the entity type locked already (ingest.writer.
     # lock_entity_type, for several files in one transaction): the time that returned.
-    entity_locked_at: Any = None
+    entity_locked_at: datetime | None = None
 
 
 @dataclass

@@ -1285,7 +1285,7 @@ def _parts(items: list[Any]) -> list[list[Any]]:
     return [items[start : start + step] for start in range(0, len(items), step)]
 
 
-def lock_entity_type(entity_type_id: int) -> Any:
+def lock_entity_type(entity_type_id: int) -> datetime:
     """Lock the entity type for the caller's transaction, for all the files it writes (pass
     the result as IngestConfig.entity_locked_at); raises FileFailed if it no longer exists.
     Returns the time to give their records (on PostgreSQL, the transaction's)."""
