@@ -338,14 +338,11 @@ def honours_conditional_writes(client: Any, bucket: str, prefix: str) -> bool:
     = "off" never relies on it."""
     if settings.S3_CONDITIONAL_WRITES == "off":
         return False
-    with _honoured_lock:
+    with _honoured_lock:  # held through a probe: threads asking meanwhile wait for its answer
         known = _honoured.setdefault(client, {})
-        if (bucket, prefix) in known:
-            return known[(bucket, prefix)]
-    honoured = _probe_conditional_writes(client, bucket, prefix)
-    with _honoured_lock:
-        _honoured.setdefault(client, {})[(bucket, prefix)] = honoured
-    return honoured
+        if (bucket, prefix) not in known:
+            known[(bucket, prefix)] = _probe_conditional_writes(client, bucket, prefix)
+        return known[(bucket, prefix)]
 
 
 def _probe_conditional_writes(client: Any, bucket: str, prefix: str) -> bool:

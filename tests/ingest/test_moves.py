@@ -3,8 +3,8 @@ the endpoint refuses over an existing name, where the endpoint honours that; oth
 for large files, by a copy after a listing. Either way nothing is overwritten, the file keeps
 its properties, and a source is deleted only while it holds the version ingested."""
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
@@ -40,13 +40,26 @@ class Counting:
         return counted
 
 
+Wrapper = TypeVar("Wrapper")
+
+
+def wrap_clients(monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Any], Wrapper]) -> list[Wrapper]:
+    """Runs get their S3 clients through `wrap`; returns the wrappers made, in order."""
+    real = services.shared_s3_client
+    made: list[Wrapper] = []
+
+    def client(params: Any) -> Any:
+        made.append(wrap(real(params)))
+        return made[-1]
+
+    monkeypatch.setattr(services, "shared_s3_client", client)
+    return made
+
+
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     counted: dict[str, int] = {}
-    real = services.shared_s3_client
-    monkeypatch.setattr(
-        services, "shared_s3_client", lambda params: Counting(real(params), counted)
-    )
+    wrap_clients(monkeypatch, lambda client: Counting(client, counted))
     return counted
 
 
@@ -197,6 +210,21 @@ def test_the_probe_is_made_once_per_client_and_directory(bucket, s3_client) -> N
     assert keys(s3_client, bucket) == []  # the probe objects are removed
 
 
+def test_threads_asking_at_once_share_one_probe(bucket, s3_client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls: dict[str, int] = {}
+    counting = Counting(s3_client, calls)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: s3files.honours_conditional_writes(counting, bucket, "done/"), range(8)
+            )
+        )
+    assert answers == [True] * 8
+    assert calls == {"put_object": 2, "delete_object": 1}
+
+
 class ReplacedWhileMoving:
     """The real client, except that DeleteObjects answers as S3 does for a key whose ETag no
     longer matches (a conditional delete): the source was replaced after it was read."""
@@ -221,14 +249,7 @@ class ReplacedWhileMoving:
 def test_a_source_replaced_while_it_was_moved_is_not_deleted(
     connector, bucket, s3_client, monkeypatch
 ) -> None:
-    real = services.shared_s3_client
-    wrapped: list[ReplacedWhileMoving] = []
-
-    def client(params: Any) -> Any:
-        wrapped.append(ReplacedWhileMoving(real(params), "incoming/f0.csv"))
-        return wrapped[-1]
-
-    monkeypatch.setattr(services, "shared_s3_client", client)
+    wrapped = wrap_clients(monkeypatch, lambda c: ReplacedWhileMoving(c, "incoming/f0.csv"))
     for number in range(2):
         put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
     run = run_now(connector)
@@ -299,14 +320,7 @@ class KnowsNoConditionalDeletes:
 def test_an_endpoint_without_conditional_deletes_gets_plain_ones(
     connector, bucket, s3_client, monkeypatch
 ) -> None:
-    real = services.shared_s3_client
-    wrapped: list[KnowsNoConditionalDeletes] = []
-
-    def client(params: Any) -> Any:
-        wrapped.append(KnowsNoConditionalDeletes(real(params)))
-        return wrapped[-1]
-
-    monkeypatch.setattr(services, "shared_s3_client", client)
+    wrapped = wrap_clients(monkeypatch, KnowsNoConditionalDeletes)
     for number in range(2):
         put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
     run = run_now(connector)
