@@ -3,6 +3,7 @@ CSV export of a run."""
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 
 from ingest.models import Run, SourceFile
@@ -77,19 +78,27 @@ def run_report_rows(run: Run) -> Iterator[list[str]]:
             yield [*base, str(error.line), error.column, error.reason]
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell as a formula when it starts with = + - @, a tab or a CR. It may
+# also split a cell where the file has none: a locale whose list separator is ";" (or a user's
+# choice of tab or "|") splits "x;=1+2" into "x" and "=1+2" whatever the quoting. So a formula
+# start is neutralised (a ' put before it, and before any spaces in front of it) at the start of
+# a cell and after any character a spreadsheet may split at.
+FORMULA_START = re.compile(r"(^|[,;|\t\r\n])(\s*)(?=[=+\-@\t\r])")
+BOM = "\ufeff"  # spreadsheets decode the file as UTF-8 only with it
 
 
-def _safe_cell(value: str) -> str:
-    """Keep spreadsheet programs from running a cell as a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+def safe_cell(value: str) -> str:
+    """The cell as text no spreadsheet runs as a formula, in any locale."""
+    return FORMULA_START.sub(r"\1'\2", value)
 
 
 def csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:
+    """CSV text for a spreadsheet: UTF-8 with a BOM, every cell quoted and made safe."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    buffer.write(BOM)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     for row in rows:
-        writer.writerow([_safe_cell(cell) for cell in row])
+        writer.writerow([safe_cell(cell) for cell in row])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

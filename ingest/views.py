@@ -78,7 +78,8 @@ def run_progress(request: HttpRequest, pk: int, run_id: int) -> JsonResponse:
 def run_report(request: HttpRequest, pk: int, run_id: int) -> StreamingHttpResponse:
     run = _run_for(request, pk, run_id)
     response = StreamingHttpResponse(
-        reports.csv_lines(reports.run_report_rows(run)), content_type="text/csv"
+        reports.csv_lines(reports.run_report_rows(run)),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-report.csv"'
     return response

@@ -51,10 +51,17 @@ def test_progress_is_served_as_json(alice, finished_run) -> None:
     assert (progress["files_succeeded"], progress["files_failed"]) == (1, 1)
 
 
+def report_text(user: Any, run: Run) -> tuple[str, str]:
+    """(Content-Type, body) of the run's CSV export."""
+    response = signed_in(user).get(run.get_absolute_url() + "report.csv")
+    return response["Content-Type"], b"".join(response.streaming_content).decode("utf-8")
+
+
 def test_the_report_exports_files_and_bad_rows_as_csv(alice, finished_run) -> None:
-    response = signed_in(alice).get(finished_run.get_absolute_url() + "report.csv")
-    assert response["Content-Type"] == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    content_type, text = report_text(alice, finished_run)
+    assert content_type == "text/csv; charset=utf-8"
+    assert text.startswith("\ufeff"), "spreadsheets decode UTF-8 only with a BOM"
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     by_file = {(r["file"], r["error_line"]) for r in rows}
     assert ("incoming/good.csv", "") in by_file
     assert ("incoming/bad.csv", "3") in by_file
@@ -63,8 +70,32 @@ def test_the_report_exports_files_and_bad_rows_as_csv(alice, finished_run) -> No
 
 
 def test_report_cells_cannot_become_spreadsheet_formulas() -> None:
-    lines = list(reports.csv_lines(iter([["=1+1", "-2", "@x", "+y", "plain"]])))
-    assert lines == ["'=1+1,'-2,'@x,'+y,plain\r\n"]
+    lines = list(reports.csv_lines(iter([["=1+1", "-2", "@x", "+y", "\t=z", " =w", "plain"]])))
+    assert lines == ['\ufeff"\'=1+1","\'-2","\'@x","\'+y","\'\t=z","\' =w","plain"\r\n']
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t", "|"])
+def test_no_locale_splits_a_report_cell_into_a_formula(
+    alice, bucket, s3_endpoint, s3_client, separator
+) -> None:
+    """A spreadsheet whose list separator is ";" (or tab, or |) splits a line there whatever
+    its quotes: the key x;=1+2;y.csv must not give it a cell =1+2."""
+    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
+    put(s3_client, bucket, "incoming/x;=1+2;y.csv", BAD_CSV)
+    put(s3_client, bucket, "incoming/a|@SUM(1)\t-3,+4.csv", BAD_CSV)
+    run = services.run_inline(services.start_run(connector, trigger="manual", user=alice))
+    _, text = report_text(alice, run)
+    assert "x;'=1+2;y.csv" in text
+    for line in text.removeprefix("\ufeff").splitlines():
+        cells = [c.strip('"') for c in line.split(separator)]
+        cells += next(csv.reader([line], delimiter=separator))
+        risky = [c for c in cells if c.startswith(FORMULA_STARTS)]
+        assert not risky, (separator, line)
+    keys = {row["file"] for row in csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))}
+    assert keys == {"incoming/x;'=1+2;y.csv", "incoming/a|'@SUM(1)\t'-3,'+4.csv"}
 
 
 def test_others_get_404_on_every_run_url(charlie, finished_run) -> None:
