@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python scripts/make_env.py
 
 run: $(STAMP) .env
-	bash scripts/run.sh
+	@bash scripts/run.sh
 
 test: $(STAMP)
 	bash scripts/test.sh
