@@ -4,11 +4,13 @@ Every setting is documented in .env.example. Production is any process with DEBU
 it refuses to start without SECRET_KEY and LOADBAY_ENCRYPTION_KEY.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "formtools",
     "django_celery_beat",
     "entities",
@@ -67,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -115,17 +122,79 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/connectors/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-# Sign-in throttling: this many failures per account (or per address) within the window
-# refuse further attempts until it passes.
+# Sign-in throttling (django-axes), one policy for /accounts/login/ and /admin/login/: after
+# LOGIN_FAILURE_LIMIT failures for one username from one client address (each within
+# LOGIN_FAILURE_WINDOW_SECONDS of the one before), that username is refused from that address
+# until LOGIN_FAILURE_WINDOW_SECONDS after the last: a stranger elsewhere cannot lock a user
+# out. Failures are rows in the database (the database handler, not the cache one), so every
+# web process, on PostgreSQL or SQLite, with or without Redis, counts the same ones.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
-LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=20)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_FAILURE_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURE_LIMIT and LOGIN_FAILURE_WINDOW_SECONDS must be 1 or more."
+    )
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked out are refused without being counted, so the lock lifts when the
+# page says, even for someone who tried again meanwhile.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "config.signin.lockout_page"
+AXES_CLIENT_IP_CALLABLE = "config.signin.client_address"
+# Proxies in front of the app that append the client's address to X-Forwarded-For (a load
+# balancer, nginx: count each). 0: the client address is the connection's (REMOTE_ADDR) and
+# X-Forwarded-For, which any client can write, is ignored.
+LOADBAY_TRUSTED_PROXY_COUNT = env.int("LOADBAY_TRUSTED_PROXY_COUNT", default=0)
+if LOADBAY_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("LOADBAY_TRUSTED_PROXY_COUNT must be 0 or more.")
 
 # The wizard keeps its step data in the database-backed session, never in a cookie.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+
+# HTTPS. Production (DEBUG off) redirects http to https and sends HSTS; `make run` (DEBUG on)
+# serves plain http. Behind a proxy that terminates TLS, name the header it sets for https
+# requests (SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto), or every request is redirected again.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if not SECURE_HSTS_PRELOAD:
+    # W021 only reminds that preloading is possible; opting in commits the whole registrable
+    # domain to https in browsers, which is the deployer's call, so it stays off by default.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+
+def _proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """X-Forwarded-Proto (or HTTP_X_FORWARDED_PROTO) -> ("HTTP_X_FORWARDED_PROTO", "https")."""
+    if not name.strip():
+        return None
+    key = name.strip().upper().replace("-", "_")
+    return (key if key.startswith("HTTP_") else f"HTTP_{key}", "https")
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(env.str("SECURE_PROXY_SSL_HEADER", default=""))
+
+# Content-Security-Policy (django-csp): only our own scripts, styles, images and connections;
+# no inline script or style, no framing, forms post only here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -137,7 +206,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REDIS_URL = env.str("REDIS_URL", default="")
-# Caches (sign-in throttling): Redis when there is one, else this process's memory.
+# Caches: Redis when there is one, else this process's memory.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

@@ -1,5 +1,6 @@
 """Production (DEBUG off) refuses to start without its keys, and says how to make them."""
 
+import json
 import os
 import subprocess
 import sys
@@ -49,3 +50,91 @@ def test_it_refuses_to_start_without_usable_keys(env: dict[str, str], message: s
     started = start(**env)
     assert started.returncode != 0
     assert "ImproperlyConfigured" in started.stderr and message in started.stderr
+
+
+def manage_in_production(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run manage.py with the production settings in a fresh process (without the test
+    session's DJANGO_ALLOW_ASYNC_UNSAFE, which a deployment must not set)."""
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    environment = {
+        **inherited,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "a-long-random-production-secret-key-" + "x" * 40,
+        "LOADBAY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "loadbay.example.com",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_deploy_check_finds_nothing_to_warn_about_in_production() -> None:
+    checked = manage_in_production("check", "--deploy", "--fail-level", "WARNING")
+    assert checked.returncode == 0, checked.stderr
+    assert "System check identified no issues" in checked.stdout
+    assert "WARNINGS" not in checked.stderr
+
+
+# Fetches the sign-in page as a browser would, over http and over https behind a proxy.
+FETCH = """
+import json
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+seen = {}
+for name, meta in (("http", {}), ("https", {"HTTP_X_FORWARDED_PROTO": "https"})):
+    response = Client().get("/accounts/login/", **meta)
+    seen[name] = {
+        "status": response.status_code,
+        "location": response.get("Location", ""),
+        "hsts": response.get("Strict-Transport-Security", ""),
+        "csp": response.get("Content-Security-Policy", ""),
+    }
+print(json.dumps(seen))
+"""
+
+
+def fetch_sign_in_page(tmp_path: Path, **env: str) -> dict[str, dict[str, object]]:
+    database = f"sqlite:///{tmp_path / 'unused.sqlite3'}"  # the page reads no table
+    done = manage_in_production("shell", "-c", FETCH, DATABASE_URL=database, **env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_production_redirects_http_to_https_and_sends_hsts_and_a_csp(tmp_path: Path) -> None:
+    seen = fetch_sign_in_page(tmp_path, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+    assert seen["http"]["status"] == 301
+    assert seen["http"]["location"] == "https://testserver/accounts/login/"
+    assert seen["https"]["status"] == 200
+    assert seen["https"]["hsts"] == "max-age=31536000; includeSubDomains"
+    policy = str(seen["https"]["csp"])
+    for directive in (
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ):
+        assert directive in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+
+
+def test_without_the_proxy_header_setting_a_forwarded_proto_is_not_trusted(
+    tmp_path: Path,
+) -> None:
+    seen = fetch_sign_in_page(tmp_path, SECURE_PROXY_SSL_HEADER="")
+    assert seen["https"]["status"] == 301
+
+
+def test_development_serves_plain_http(tmp_path: Path) -> None:
+    seen = fetch_sign_in_page(tmp_path, DEBUG="true")
+    assert seen["http"]["status"] == 200
+    assert seen["http"]["hsts"] == ""
+    assert "default-src 'self'" in str(seen["http"]["csp"])

@@ -8,9 +8,9 @@ from tests.support.factories import SECRET, make_connector
 
 
 def admin_client(db) -> Client:
-    User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    root = User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
     client = Client()
-    client.login(username="root", password="pw-for-tests-only")
+    client.force_login(root)
     return client
 
 

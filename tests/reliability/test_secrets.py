@@ -78,7 +78,7 @@ def test_the_secret_never_leaves_its_encrypted_column(
 
     User.objects.create_superuser("root", "", "pw-for-tests-only")
     admin = Client()
-    admin.login(username="root", password="pw-for-tests-only")
+    admin.force_login(User.objects.get(username="root"))
     for path in (
         "/admin/connectors/connector/",
         f"/admin/connectors/connector/{connector.pk}/change/",

@@ -40,11 +40,23 @@ def chromium() -> Iterator[Browser]:
 
 @pytest.fixture
 def browser_page(chromium: Browser, live_server: Any) -> Iterator[Page]:
+    """A page on the live server; the test fails if chromium refused anything for breaking
+    the Content-Security-Policy (an inline script or style, a foreign source)."""
     context = chromium.new_context(base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 def sign_in(page: Page, username: str) -> None:

@@ -5,7 +5,6 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from connectors.models import Connector
-from tests.conftest import PASSWORD
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
@@ -22,7 +21,7 @@ NEW = "/connectors/new/"
 @pytest.fixture
 def client_alice(alice) -> Client:
     client = Client()
-    client.login(username="alice", password=PASSWORD)
+    client.force_login(alice)
     return client
 
 
