@@ -5,11 +5,12 @@ it refuses to start without SECRET_KEY and LOADBAY_ENCRYPTION_KEY.
 """
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+
+from connectors.endpoints import InvalidEndpoint, endpoint_origin
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local state: SQLite database, on-disk broker; never committed
@@ -168,21 +169,21 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 
-def _endpoint_origin(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ImproperlyConfigured(f"S3_ALLOWED_ENDPOINTS: {url!r} is not an http(s) URL.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+def _allowed_origin(url: str) -> str:
+    try:
+        return endpoint_origin(url.strip())
+    except InvalidEndpoint as exc:
+        raise ImproperlyConfigured(f"S3_ALLOWED_ENDPOINTS: {url.strip()!r}: {exc}") from None
 
 
 # The local demo (make run): an S3-compatible endpoint on loopback (moto), allowed only here.
 LOADBAY_DEMO = env.bool("LOADBAY_DEMO", default=False)
 LOADBAY_DEMO_S3_URL = env.str("LOADBAY_DEMO_S3_URL", default="http://127.0.0.1:9100")
 
-# S3-compatible endpoints a connector may use (scheme://host[:port]). Empty: AWS only.
+# S3-compatible endpoints a connector may use (scheme://host[:port]), parsed as strictly as the
+# S3 Endpoint URL field and kept normalised (connectors/endpoints.py). Empty: AWS only.
 S3_ALLOWED_ENDPOINTS: list[str] = [
-    _endpoint_origin(u)
+    _allowed_origin(u)
     for u in [
         *env.list("S3_ALLOWED_ENDPOINTS", default=[]),
         *([LOADBAY_DEMO_S3_URL] if LOADBAY_DEMO else []),

@@ -17,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from django.conf import settings
 
+from connectors.endpoints import InvalidEndpoint, endpoint_origin
 from connectors.models import AuthType
 
 
@@ -144,16 +145,25 @@ def credentials_for(params: S3Params) -> dict[str, str]:
     }
 
 
-def _check_endpoint_allowed(endpoint_url: str) -> None:
-    """Checked on every use too, so narrowing S3_ALLOWED_ENDPOINTS takes effect at once."""
-    from connectors.sources.s3 import endpoint_origin
-
-    if endpoint_url and endpoint_origin(endpoint_url) not in settings.S3_ALLOWED_ENDPOINTS:
+def endpoint_to_use(endpoint_url: str) -> str | None:
+    """The normalised origin a client connects to (None: AWS S3). Checked on every use, so
+    narrowing S3_ALLOWED_ENDPOINTS takes effect at once and a URL stored by an older, laxer
+    version is refused with a reason."""
+    if not endpoint_url:
+        return None
+    try:
+        origin = endpoint_origin(endpoint_url)
+    except InvalidEndpoint as exc:
         raise S3AccessError(
-            f"The S3 Endpoint URL {endpoint_url} is not allowed by this installation "
+            f"The S3 Endpoint URL is not valid: {exc} Edit the connector.", code="EndpointInvalid"
+        ) from None
+    if origin not in settings.S3_ALLOWED_ENDPOINTS:
+        raise S3AccessError(
+            f"The S3 Endpoint URL {origin} is not allowed by this installation "
             "(S3_ALLOWED_ENDPOINTS); edit the connector or ask an administrator.",
             code="EndpointNotAllowed",
         )
+    return origin
 
 
 _local = threading.local()
@@ -217,15 +227,36 @@ def _thread_session() -> boto3.session.Session:
 
 def make_s3_client(params: S3Params) -> Any:
     """A new S3 client for the connector's bucket (assuming its role first, if it uses one):
-    what a check of the settings needs, so that it proves them afresh."""
-    _check_endpoint_allowed(params.endpoint_url)
-    return _thread_session().client(
-        "s3",
-        region_name=params.region or settings.AWS_DEFAULT_REGION,
-        endpoint_url=params.endpoint_url or None,
-        config=_client_config(),
-        **credentials_for(params),
-    )
+    what a check of the settings needs, so that it proves them afresh. Whatever goes wrong
+    while building it (botocore raises a plain ValueError for some settings) is an
+    S3AccessError that says so."""
+    endpoint = endpoint_to_use(params.endpoint_url)
+    credentials: dict[str, str] = {}
+    try:
+        credentials = credentials_for(params)
+        return _thread_session().client(
+            "s3",
+            region_name=params.region or settings.AWS_DEFAULT_REGION,
+            endpoint_url=endpoint,
+            config=_client_config(),
+            **credentials,
+        )
+    except S3AccessError:
+        raise
+    except Exception as exc:
+        reason = _without([params.access_key_secret, *credentials.values()], str(exc))
+        raise S3AccessError(
+            f"Could not set up an S3 client with these settings: {reason or type(exc).__name__}",
+            code="ClientSetupFailed",
+        ) from exc
+
+
+def _without(secrets: list[str], text: str) -> str:
+    """`text` with every secret in it masked (a message from a library may quote one)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
 
 
 _clients: dict[str, tuple[float, Any]] = {}
@@ -239,7 +270,7 @@ def shared_s3_client(params: S3Params) -> Any:
     connections start cold, which a run of many small files paid once a batch. boto3 clients
     are thread-safe. Changed settings (a new secret, endpoint or role) make a new client, and
     the endpoint allow-list is checked on every call."""
-    _check_endpoint_allowed(params.endpoint_url)
+    endpoint_to_use(params.endpoint_url)
     key = _fingerprint(params)
     now = time.monotonic()
     with _clients_lock:

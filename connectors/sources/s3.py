@@ -5,13 +5,13 @@ import ipaddress
 import json
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from connectors import crypto
+from connectors.endpoints import InvalidEndpoint, endpoint_origin
 from connectors.models import AuthType, S3Settings, new_external_id
 from connectors.paths import InvalidPath, is_inside, normalize_dir
 from connectors.sources.base import Check, Source
@@ -52,34 +52,24 @@ def validate_bucket_name(name: str) -> None:
         raise ValidationError("This bucket name uses a prefix or suffix that AWS reserves.")
 
 
-def endpoint_origin(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        return None
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
-    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
-
-
 def validate_endpoint_url(url: str) -> str:
-    """Only endpoints listed in S3_ALLOWED_ENDPOINTS, so the field cannot reach internal hosts."""
+    """Only endpoints listed in S3_ALLOWED_ENDPOINTS, so the field cannot reach internal hosts;
+    returns the normalised origin, which is what is stored and connected to."""
     allowed = settings.S3_ALLOWED_ENDPOINTS
     if not allowed:
         raise ValidationError(
             "This installation connects to AWS S3 only; custom endpoints are turned off "
             "(an administrator can allow some with S3_ALLOWED_ENDPOINTS)."
         )
-    parts = urlsplit(url)
-    origin = endpoint_origin(url)
-    if origin is None or parts.username or parts.password or parts.query or parts.fragment:
-        raise ValidationError("Enter an http(s) URL such as https://s3.example.com:9000.")
+    try:
+        origin = endpoint_origin(url)
+    except InvalidEndpoint as exc:
+        raise ValidationError(str(exc)) from None
     if origin not in allowed:
         raise ValidationError(
-            "This endpoint is not allowed here. Allowed: " + ", ".join(allowed) + "."
+            f"This endpoint ({origin}) is not allowed here. Allowed: " + ", ".join(allowed) + "."
         )
-    return url.rstrip("/")
+    return origin
 
 
 def trust_policy(external_id: str) -> str:
@@ -143,7 +133,9 @@ class S3SettingsForm(forms.Form):
         label="S3 Endpoint URL",
         required=False,
         max_length=255,
-        help_text="Advanced: an S3-compatible store. Leave blank for AWS S3.",
+        help_text="Advanced: an S3-compatible store (MinIO, Ceph, …) as scheme://host:port, e.g. "
+        "https://minio.example.com:9000, with no path; only endpoints this installation allows. "
+        "Leave blank for AWS S3.",
     )
     source_path = _path_field(
         "Source Files Directory Path",
@@ -303,14 +295,24 @@ class S3SettingsForm(forms.Form):
 
 
 def _params_from(values: dict[str, Any], external_id: str, session: str) -> "S3Params":
-    from connectors.aws import S3Params
+    """The settings as a client needs them, the secret decrypted; S3AccessError if it cannot
+    be (LOADBAY_ENCRYPTION_KEY changed without rotate_secrets)."""
+    from connectors.aws import S3AccessError, S3Params
 
     token = values.get("access_key_secret") or ""
+    try:
+        secret = crypto.decrypt(token) if token else ""
+    except crypto.SecretUnreadable as exc:
+        raise S3AccessError(
+            f"The stored Access Key Secret is unreadable ({exc}); enter it again in the "
+            "connector's settings.",
+            code="SecretUnreadable",
+        ) from None
     return S3Params(
         bucket=values["bucket"],
         auth_type=values["auth_type"],
         access_key_id=values.get("access_key_id", ""),
-        access_key_secret=crypto.decrypt(token) if token else "",
+        access_key_secret=secret,
         iam_role_arn=values.get("iam_role_arn", ""),
         external_id=external_id,
         region=values.get("region", ""),
@@ -416,11 +418,21 @@ class S3Source(Source):
         return self.summary(settings_values(connector.s3), connector.s3.external_id)
 
     def test_cleaned(self, cleaned: dict[str, Any], external_id: str) -> list[Check]:
-        from connectors.preflight import run_checks
+        from connectors.aws import S3AccessError
+        from connectors.preflight import run_checks, setup_failed
 
-        return run_checks(_params_from(cleaned, external_id, "loadbay-connection-test"))
+        try:
+            params = _params_from(cleaned, external_id, "loadbay-connection-test")
+        except S3AccessError as exc:
+            return setup_failed(exc)
+        return run_checks(params)
 
     def test_saved(self, connector: "Connector") -> list[Check]:
-        from connectors.preflight import run_checks
+        from connectors.aws import S3AccessError
+        from connectors.preflight import run_checks, setup_failed
 
-        return run_checks(params_for_connector(connector))
+        try:
+            params = params_for_connector(connector)
+        except S3AccessError as exc:
+            return setup_failed(exc)
+        return run_checks(params)

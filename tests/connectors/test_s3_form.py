@@ -198,7 +198,44 @@ def test_a_listed_endpoint_is_accepted(db, settings) -> None:
     assert f.cleaned_data["endpoint_url"] == "https://minio.example.com:9000"
 
 
-def test_the_iam_role_screen_shows_the_trust_policy_with_the_external_id(db) -> None:
-    f = S3SettingsForm(external_id="loadbay-abc123")
-    assert '"sts:ExternalId": "loadbay-abc123"' in f.trust_policy
-    assert "sts:AssumeRole" in f.trust_policy
+@pytest.mark.parametrize(
+    "url",
+    [
+        "HTTPS://MinIO.Example.COM:9000",
+        "https://minio.example.com.:9000/",
+        "https://MINIO.example.com:09000",
+    ],
+)
+def test_a_listed_endpoint_is_stored_in_its_normalised_form(db, settings, url: str) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = ["https://minio.example.com:9000"]
+    f = form(endpoint_url=url)
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["endpoint_url"] == "https://minio.example.com:9000"
+
+
+def test_a_default_port_matches_the_listed_origin(db, settings) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = ["https://s3.example.com:443"]
+    f = form(endpoint_url="https://s3.example.com")
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["endpoint_url"] == "https://s3.example.com:443"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:\t4570", "control character or whitespace"),
+        ("http://[127.0.0.1]:4570", "Only an IPv6 address goes in square brackets"),
+        ("http://[::1", "not closed"),
+        ("http://127.0.0.1:4570/moto-api", "A path (/moto-api) is not allowed"),
+        ("http://127.0.0.1:4570/../../", "A path (/../../) is not allowed"),
+        ("http://127.0.0.1%09:4570", "Percent-encoded"),
+        ("http://u:p@127.0.0.1:4570", "user name or password"),
+        ("http://127.0.0.1:4570?x", "query"),
+        ("http://127.0.0.1:4570#x", "fragment"),
+    ],
+)
+def test_a_malformed_endpoint_gets_a_field_error_that_says_why(
+    db, settings, url: str, reason: str
+) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = ["http://127.0.0.1:4570"]
+    assert reason in errors(form(endpoint_url=url), "endpoint_url")
