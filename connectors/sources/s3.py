@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from connectors import crypto
 from connectors.endpoints import InvalidEndpoint, endpoint_origin
+from connectors.key_shapes import key_id_problem, secret_problem
 from connectors.models import AuthType, S3Settings, new_external_id
 from connectors.paths import InvalidPath, is_inside, normalize_dir
 from connectors.sources.base import Check, Source
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from connectors.models import Connector
 
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-ACCESS_KEY_ID_RE = re.compile(r"^[A-Z0-9]{16,128}$")
 IAM_ROLE_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 SECRET_MASK = "••••••••"  # noqa: S105 (what is shown instead of a secret)
@@ -108,14 +108,18 @@ class S3SettingsForm(forms.Form):
         label="Access Key ID",
         required=False,
         max_length=128,
-        help_text="The public half of the key pair, e.g. AKIAIOSFODNN7EXAMPLE.",
+        help_text="The public half of the key pair. AWS: 16 to 128 upper-case letters and "
+        "digits, e.g. AKIAIOSFODNN7EXAMPLE. With an S3 Endpoint URL (MinIO and other "
+        "S3-compatible stores): any letters, digits and punctuation, e.g. minioadmin.",
     )
     access_key_secret = forms.CharField(
         label="Access Key Secret",
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="The private half of the key pair. Stored encrypted and never shown again.",
+        help_text="The private half of the key pair. AWS: at least 16 characters, no spaces. "
+        "With an S3 Endpoint URL: any printable characters. Stored encrypted and never shown "
+        "again.",
     )
     iam_role_arn = forms.CharField(
         label="IAM ARN",
@@ -157,6 +161,8 @@ class S3SettingsForm(forms.Form):
         self.stored_secret = stored_secret
         self.external_id = external_id or new_external_id()
         self.notes: list[str] = []
+        # What is wrong with a secret typed on this form, for AWS (False) and other stores (True).
+        self.secret_problems: dict[bool, str | None] = {}
         if stored_secret:
             self.fields["access_key_secret"].widget.attrs["placeholder"] = (
                 f"{SECRET_MASK} stored — leave blank to keep it"
@@ -179,28 +185,26 @@ class S3SettingsForm(forms.Form):
         return name
 
     def clean_access_key_id(self) -> str:
-        key_id = self.cleaned_data["access_key_id"].strip()
-        if key_id and not ACCESS_KEY_ID_RE.match(key_id):
-            raise ValidationError(
-                "An Access Key ID is 16 to 128 upper-case letters and digits, e.g. "
-                "AKIAIOSFODNN7EXAMPLE."
-            )
-        return key_id
+        return self.cleaned_data["access_key_id"].strip()
 
     def clean_access_key_secret(self) -> str:
-        """Always returns an encrypted token (or ''): the plain secret never leaves this form."""
+        """Always returns an encrypted token (or ''): the plain secret never leaves this method.
+        Its shape depends on the endpoint, checked in clean(): what is wrong with it for AWS
+        and for other stores is noted here, while it is at hand."""
         value = self.cleaned_data["access_key_secret"]
         if not value:
             return self.stored_secret
         if crypto.is_token(value):
             try:
-                crypto.decrypt(value)
+                plain = crypto.decrypt(value)
             except crypto.SecretUnreadable:
                 raise ValidationError("Enter the Access Key Secret again.") from None
-            return value
-        if len(value) < 16 or any(ch.isspace() for ch in value):
-            raise ValidationError("An Access Key Secret is at least 16 characters with no spaces.")
-        return crypto.encrypt(value)
+        else:
+            plain = value
+        self.secret_problems = {
+            custom: secret_problem(plain, custom_endpoint=custom) for custom in (False, True)
+        }
+        return value if crypto.is_token(value) else crypto.encrypt(plain)
 
     def clean_iam_role_arn(self) -> str:
         arn = self.cleaned_data["iam_role_arn"].strip()
@@ -239,6 +243,7 @@ class S3SettingsForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         self._clean_auth(cleaned)
+        self._clean_key_shapes(cleaned)
         self._clean_directories(cleaned)
         if cleaned.get("access_key_secret"):
             # Re-displayed forms (errors, Test connection) say a secret is held for them.
@@ -260,6 +265,20 @@ class S3SettingsForm(forms.Form):
             cleaned["access_key_secret"] = ""
             if "iam_role_arn" in cleaned and not cleaned["iam_role_arn"]:
                 self.add_error("iam_role_arn", "Enter the IAM ARN of the role to assume.")
+
+    def _clean_key_shapes(self, cleaned: dict[str, Any]) -> None:
+        """AWS's key shapes for AWS S3; any printable key for another store. An endpoint that
+        was refused still counts as one, so its error is not joined by misleading others."""
+        if cleaned.get("auth_type") != AuthType.ACCESS_KEY:
+            return
+        custom = bool(cleaned.get("endpoint_url")) or "endpoint_url" not in cleaned
+        key_id = cleaned.get("access_key_id")
+        problem = key_id_problem(key_id, custom_endpoint=custom) if key_id else None
+        if problem:
+            self.add_error("access_key_id", problem)
+        problem = self.secret_problems.get(custom)
+        if problem and cleaned.get("access_key_secret"):
+            self.add_error("access_key_secret", problem)
 
     def _clean_directories(self, cleaned: dict[str, Any]) -> None:
         source = cleaned.get("source_path")
