@@ -199,6 +199,11 @@ LOADBAY_STS_ENDPOINT_URL = env.str(
 )
 AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", default="us-east-1")
 
+# Error reports (the DEBUG 500 page, admin e-mails) hide what sensitive_variables and
+# sensitive_post_parameters mark even when DEBUG is on: see config/error_reports.py.
+DEFAULT_EXCEPTION_REPORTER = "config.error_reports.SecretsReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SecretsFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

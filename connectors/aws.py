@@ -1,6 +1,8 @@
 """AWS clients for connectors, and error messages a person can act on.
 
 Secrets live here only in memory, in the S3Params handed to boto3; they are never logged.
+Every function holding one is marked sensitive_variables(), which hides its locals and those
+of every frame it calls (botocore's signer holds the secret too) from error reports.
 """
 
 import hashlib
@@ -16,6 +18,7 @@ import botocore.utils
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from connectors.endpoints import InvalidEndpoint, endpoint_origin
 from connectors.models import AuthType
@@ -104,6 +107,7 @@ def describe_error(exc: Exception, *, action: str) -> S3AccessError:
     raise exc
 
 
+@sensitive_variables()
 def _assume_role(params: S3Params) -> dict[str, str]:
     sts = boto3.client(
         "sts",
@@ -136,6 +140,7 @@ def _assume_role(params: S3Params) -> dict[str, str]:
     }
 
 
+@sensitive_variables()
 def credentials_for(params: S3Params) -> dict[str, str]:
     if params.auth_type == AuthType.IAM_ROLE:
         return _assume_role(params)
@@ -225,6 +230,7 @@ def _thread_session() -> boto3.session.Session:
     return session
 
 
+@sensitive_variables()
 def make_s3_client(params: S3Params) -> Any:
     """A new S3 client for the connector's bucket (assuming its role first, if it uses one):
     what a check of the settings needs, so that it proves them afresh. Whatever goes wrong
@@ -264,6 +270,7 @@ _clients_lock = threading.Lock()
 MAX_CACHED_CLIENTS = 64
 
 
+@sensitive_variables()
 def shared_s3_client(params: S3Params) -> Any:
     """An S3 client for runs, shared by the threads of this process and kept for
     S3_CLIENT_MAX_AGE seconds. Building a client costs tens of milliseconds and its

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.views.decorators.debug import sensitive_variables
 
 from connectors.aws import S3AccessError, S3Params, describe_error, make_s3_client
 from connectors.paths import PROBE_PREFIX, is_probe_key
@@ -92,6 +93,7 @@ def setup_failed(error: S3AccessError) -> list[Check]:
     return [Check(name="Authenticate", ok=False, detail=str(error), permission="sts:AssumeRole")]
 
 
+@sensitive_variables()
 def run_checks(params: S3Params) -> list[Check]:
     """Every check the connector's settings call for, in order; stops only if nothing works."""
     try:

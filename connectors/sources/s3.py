@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
 
 from connectors import crypto
 from connectors.endpoints import InvalidEndpoint, endpoint_origin
@@ -187,6 +188,7 @@ class S3SettingsForm(forms.Form):
     def clean_access_key_id(self) -> str:
         return self.cleaned_data["access_key_id"].strip()
 
+    @sensitive_variables()
     def clean_access_key_secret(self) -> str:
         """Always returns an encrypted token (or ''): the plain secret never leaves this method.
         Its shape depends on the endpoint, checked in clean(): what is wrong with it for AWS
@@ -313,6 +315,7 @@ class S3SettingsForm(forms.Form):
             )
 
 
+@sensitive_variables()
 def _params_from(values: dict[str, Any], external_id: str, session: str) -> "S3Params":
     """The settings as a client needs them, the secret decrypted; S3AccessError if it cannot
     be (LOADBAY_ENCRYPTION_KEY changed without rotate_secrets)."""
