@@ -6,12 +6,13 @@ it refuses to start without SECRET_KEY and LOADBAY_ENCRYPTION_KEY.
 
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from connectors.endpoints import InvalidEndpoint, endpoint_origin
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -239,21 +240,21 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 
-def _endpoint_origin(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ImproperlyConfigured(f"S3_ALLOWED_ENDPOINTS: {url!r} is not an http(s) URL.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+def _allowed_origin(url: str) -> str:
+    try:
+        return endpoint_origin(url.strip())
+    except InvalidEndpoint as exc:
+        raise ImproperlyConfigured(f"S3_ALLOWED_ENDPOINTS: {url.strip()!r}: {exc}") from None
 
 
 # The local demo (make run): an S3-compatible endpoint on loopback (moto), allowed only here.
 LOADBAY_DEMO = env.bool("LOADBAY_DEMO", default=False)
 LOADBAY_DEMO_S3_URL = env.str("LOADBAY_DEMO_S3_URL", default="http://127.0.0.1:9100")
 
-# S3-compatible endpoints a connector may use (scheme://host[:port]). Empty: AWS only.
+# S3-compatible endpoints a connector may use (scheme://host[:port]), parsed as strictly as the
+# S3 Endpoint URL field and kept normalised (connectors/endpoints.py). Empty: AWS only.
 S3_ALLOWED_ENDPOINTS: list[str] = [
-    _endpoint_origin(u)
+    _allowed_origin(u)
     for u in [
         *env.list("S3_ALLOWED_ENDPOINTS", default=[]),
         *([LOADBAY_DEMO_S3_URL] if LOADBAY_DEMO else []),
@@ -268,6 +269,11 @@ LOADBAY_STS_ENDPOINT_URL = env.str(
     "LOADBAY_STS_ENDPOINT_URL", default=LOADBAY_DEMO_S3_URL if LOADBAY_DEMO else ""
 )
 AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", default="us-east-1")
+
+# Error reports (the DEBUG 500 page, admin e-mails) hide what sensitive_variables and
+# sensitive_post_parameters mark even when DEBUG is on: see config/error_reports.py.
+DEFAULT_EXCEPTION_REPORTER = "config.error_reports.SecretsReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SecretsFilter"
 
 LOGGING = {
     "version": 1,

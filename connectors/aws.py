@@ -1,6 +1,8 @@
 """AWS clients for connectors, and error messages a person can act on.
 
 Secrets live here only in memory, in the S3Params handed to boto3; they are never logged.
+Every function holding one is marked sensitive_variables(), which hides its locals and those
+of every frame it calls (botocore's signer holds the secret too) from error reports.
 """
 
 import hashlib
@@ -16,7 +18,9 @@ import botocore.utils
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
+from connectors.endpoints import InvalidEndpoint, endpoint_origin
 from connectors.models import AuthType
 
 
@@ -103,6 +107,7 @@ def describe_error(exc: Exception, *, action: str) -> S3AccessError:
     raise exc
 
 
+@sensitive_variables()
 def _assume_role(params: S3Params) -> dict[str, str]:
     sts = boto3.client(
         "sts",
@@ -135,6 +140,7 @@ def _assume_role(params: S3Params) -> dict[str, str]:
     }
 
 
+@sensitive_variables()
 def credentials_for(params: S3Params) -> dict[str, str]:
     if params.auth_type == AuthType.IAM_ROLE:
         return _assume_role(params)
@@ -144,16 +150,25 @@ def credentials_for(params: S3Params) -> dict[str, str]:
     }
 
 
-def _check_endpoint_allowed(endpoint_url: str) -> None:
-    """Checked on every use too, so narrowing S3_ALLOWED_ENDPOINTS takes effect at once."""
-    from connectors.sources.s3 import endpoint_origin
-
-    if endpoint_url and endpoint_origin(endpoint_url) not in settings.S3_ALLOWED_ENDPOINTS:
+def endpoint_to_use(endpoint_url: str) -> str | None:
+    """The normalised origin a client connects to (None: AWS S3). Checked on every use, so
+    narrowing S3_ALLOWED_ENDPOINTS takes effect at once and a URL stored by an older, laxer
+    version is refused with a reason."""
+    if not endpoint_url:
+        return None
+    try:
+        origin = endpoint_origin(endpoint_url)
+    except InvalidEndpoint as exc:
         raise S3AccessError(
-            f"The S3 Endpoint URL {endpoint_url} is not allowed by this installation "
+            f"The S3 Endpoint URL is not valid: {exc} Edit the connector.", code="EndpointInvalid"
+        ) from None
+    if origin not in settings.S3_ALLOWED_ENDPOINTS:
+        raise S3AccessError(
+            f"The S3 Endpoint URL {origin} is not allowed by this installation "
             "(S3_ALLOWED_ENDPOINTS); edit the connector or ask an administrator.",
             code="EndpointNotAllowed",
         )
+    return origin
 
 
 _local = threading.local()
@@ -215,17 +230,39 @@ def _thread_session() -> boto3.session.Session:
     return session
 
 
+@sensitive_variables()
 def make_s3_client(params: S3Params) -> Any:
     """A new S3 client for the connector's bucket (assuming its role first, if it uses one):
-    what a check of the settings needs, so that it proves them afresh."""
-    _check_endpoint_allowed(params.endpoint_url)
-    return _thread_session().client(
-        "s3",
-        region_name=params.region or settings.AWS_DEFAULT_REGION,
-        endpoint_url=params.endpoint_url or None,
-        config=_client_config(),
-        **credentials_for(params),
-    )
+    what a check of the settings needs, so that it proves them afresh. Whatever goes wrong
+    while building it (botocore raises a plain ValueError for some settings) is an
+    S3AccessError that says so."""
+    endpoint = endpoint_to_use(params.endpoint_url)
+    credentials: dict[str, str] = {}
+    try:
+        credentials = credentials_for(params)
+        return _thread_session().client(
+            "s3",
+            region_name=params.region or settings.AWS_DEFAULT_REGION,
+            endpoint_url=endpoint,
+            config=_client_config(),
+            **credentials,
+        )
+    except S3AccessError:
+        raise
+    except Exception as exc:
+        reason = _without([params.access_key_secret, *credentials.values()], str(exc))
+        raise S3AccessError(
+            f"Could not set up an S3 client with these settings: {reason or type(exc).__name__}",
+            code="ClientSetupFailed",
+        ) from exc
+
+
+def _without(secrets: list[str], text: str) -> str:
+    """`text` with every secret in it masked (a message from a library may quote one)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
 
 
 _clients: dict[str, tuple[float, Any]] = {}
@@ -233,13 +270,14 @@ _clients_lock = threading.Lock()
 MAX_CACHED_CLIENTS = 64
 
 
+@sensitive_variables()
 def shared_s3_client(params: S3Params) -> Any:
     """An S3 client for runs, shared by the threads of this process and kept for
     S3_CLIENT_MAX_AGE seconds. Building a client costs tens of milliseconds and its
     connections start cold, which a run of many small files paid once a batch. boto3 clients
     are thread-safe. Changed settings (a new secret, endpoint or role) make a new client, and
     the endpoint allow-list is checked on every call."""
-    _check_endpoint_allowed(params.endpoint_url)
+    endpoint_to_use(params.endpoint_url)
     key = _fingerprint(params)
     now = time.monotonic()
     with _clients_lock:

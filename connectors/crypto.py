@@ -1,6 +1,7 @@
 """Encryption of secrets at rest (Fernet, with key rotation through MultiFernet).
 
 Ciphertexts carry a prefix so a stored token is never mistaken for a secret a user typed.
+Functions that see a plain secret are marked sensitive_variables(), for error reports.
 """
 
 import base64
@@ -11,6 +12,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 TOKEN_PREFIX = "lbenc1:"  # noqa: S105 (a marker, not a secret)
 logger = logging.getLogger(__name__)
@@ -49,10 +51,12 @@ def is_token(value: str) -> bool:
     return value.startswith(TOKEN_PREFIX)
 
 
+@sensitive_variables()
 def encrypt(plaintext: str) -> str:
     return TOKEN_PREFIX + cipher().encrypt(plaintext.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     if not is_token(token):
         raise SecretUnreadable("not an encrypted token")
@@ -64,6 +68,7 @@ def decrypt(token: str) -> str:
         ) from None
 
 
+@sensitive_variables()
 def rotate(token: str) -> str:
     """Re-encrypt a token under the newest key."""
     return TOKEN_PREFIX + cipher().rotate(token[len(TOKEN_PREFIX) :].encode()).decode()

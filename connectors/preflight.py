@@ -6,12 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.views.decorators.debug import sensitive_variables
 
 from connectors.aws import S3AccessError, S3Params, describe_error, make_s3_client
 from connectors.paths import PROBE_PREFIX, is_probe_key
 from connectors.sources.base import Check
 
 PROBE_BODY = b"Loadbay permission probe; safe to delete.\n"
+# Errors of the settings themselves, before any request: no permission is missing.
+SETUP_ERRORS = {"EndpointInvalid", "EndpointNotAllowed", "ClientSetupFailed", "SecretUnreadable"}
 
 
 def _attempt(name: str, permission: str, call: Callable[[], str]) -> Check:
@@ -83,12 +86,20 @@ def _check_write(client: Any, params: S3Params, label: str, prefix: str) -> list
     return [wrote, _attempt(f"Clean up in the {label}", "s3:DeleteObject", delete)]
 
 
+def setup_failed(error: S3AccessError) -> list[Check]:
+    """The result when no client could be built: what is wrong, as a failed check."""
+    if error.code in SETUP_ERRORS:
+        return [Check(name="Use these settings", ok=False, detail=str(error))]
+    return [Check(name="Authenticate", ok=False, detail=str(error), permission="sts:AssumeRole")]
+
+
+@sensitive_variables()
 def run_checks(params: S3Params) -> list[Check]:
     """Every check the connector's settings call for, in order; stops only if nothing works."""
     try:
         client = make_s3_client(params)
     except S3AccessError as exc:
-        return [Check(name="Authenticate", ok=False, detail=str(exc), permission="sts:AssumeRole")]
+        return setup_failed(exc)
     checks: list[Check] = []
     if params.auth_type == "iam_role":
         checks.append(

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from connectors import services
@@ -56,6 +57,7 @@ def connector_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@sensitive_variables()  # the checks decrypt the secret and hand it to boto3
 def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
     connector = get_connector_for(request.user, pk, needs=AccessLevel.EDIT)
     checks = get_source(connector.source_type).test_saved(connector)

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from connectors.aws import S3AccessError, describe_error, shared_s3_client
 from connectors.models import Connector
@@ -122,6 +123,7 @@ def release_lock(run: Run) -> None:
 # --- a run ----------------------------------------------------------------------------------
 
 
+@sensitive_variables()  # botocore, below it, signs with the secret: keep it out of error reports
 def execute_run(run_id: int, *, dispatch: Dispatch) -> Run:
     """List the source, claim new files and hand them to `dispatch` in batches."""
     run = Run.objects.select_related("connector").get(pk=run_id)
@@ -286,6 +288,7 @@ def _batches(files: Iterable[tuple[int, int]]) -> Iterator[list[int]]:
 # --- one batch of files ---------------------------------------------------------------------
 
 
+@sensitive_variables()  # botocore, below it, signs with the secret: keep it out of error reports
 def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: bool = True) -> None:
     """Ingest the files, then route them together. A file on its own is streamed in its own
     transaction; several (small) files are read at once and ingested in one transaction, each

@@ -8,6 +8,8 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from formtools.wizard.views import SessionWizardView
 
 from connectors import services
@@ -35,6 +37,13 @@ STEP_TITLES = {
 SECRET_FIELDS = ("access_key_secret",)
 
 
+# Error reports never show a secret: not as a posted field, nor in any frame below dispatch
+# (forms, Test connection, boto3); see config/error_reports.py.
+@method_decorator(
+    sensitive_post_parameters(*(f"{SOURCE_SETTINGS}-{name}" for name in SECRET_FIELDS)),
+    name="dispatch",
+)
+@method_decorator(sensitive_variables(), name="dispatch")
 class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
     form_list = [
         ("entity", EntitySelectionForm),

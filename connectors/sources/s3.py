@@ -5,13 +5,15 @@ import ipaddress
 import json
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
 
 from connectors import crypto
+from connectors.endpoints import InvalidEndpoint, endpoint_origin
+from connectors.key_shapes import key_id_problem, secret_problem
 from connectors.models import AuthType, S3Settings, new_external_id
 from connectors.paths import InvalidPath, is_inside, normalize_dir
 from connectors.sources.base import Check, Source
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
     from connectors.models import Connector
 
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-ACCESS_KEY_ID_RE = re.compile(r"^[A-Z0-9]{16,128}$")
 IAM_ROLE_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 SECRET_MASK = "••••••••"  # noqa: S105 (what is shown instead of a secret)
@@ -52,34 +53,24 @@ def validate_bucket_name(name: str) -> None:
         raise ValidationError("This bucket name uses a prefix or suffix that AWS reserves.")
 
 
-def endpoint_origin(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        return None
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
-    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
-
-
 def validate_endpoint_url(url: str) -> str:
-    """Only endpoints listed in S3_ALLOWED_ENDPOINTS, so the field cannot reach internal hosts."""
+    """Only endpoints listed in S3_ALLOWED_ENDPOINTS, so the field cannot reach internal hosts;
+    returns the normalised origin, which is what is stored and connected to."""
     allowed = settings.S3_ALLOWED_ENDPOINTS
     if not allowed:
         raise ValidationError(
             "This installation connects to AWS S3 only; custom endpoints are turned off "
             "(an administrator can allow some with S3_ALLOWED_ENDPOINTS)."
         )
-    parts = urlsplit(url)
-    origin = endpoint_origin(url)
-    if origin is None or parts.username or parts.password or parts.query or parts.fragment:
-        raise ValidationError("Enter an http(s) URL such as https://s3.example.com:9000.")
+    try:
+        origin = endpoint_origin(url)
+    except InvalidEndpoint as exc:
+        raise ValidationError(str(exc)) from None
     if origin not in allowed:
         raise ValidationError(
-            "This endpoint is not allowed here. Allowed: " + ", ".join(allowed) + "."
+            f"This endpoint ({origin}) is not allowed here. Allowed: " + ", ".join(allowed) + "."
         )
-    return url.rstrip("/")
+    return origin
 
 
 def trust_policy(external_id: str) -> str:
@@ -118,14 +109,18 @@ class S3SettingsForm(forms.Form):
         label="Access Key ID",
         required=False,
         max_length=128,
-        help_text="The public half of the key pair, e.g. AKIAIOSFODNN7EXAMPLE.",
+        help_text="The public half of the key pair. AWS: 16 to 128 upper-case letters and "
+        "digits, e.g. AKIAIOSFODNN7EXAMPLE. With an S3 Endpoint URL (MinIO and other "
+        "S3-compatible stores): any letters, digits and punctuation, e.g. minioadmin.",
     )
     access_key_secret = forms.CharField(
         label="Access Key Secret",
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="The private half of the key pair. Stored encrypted and never shown again.",
+        help_text="The private half of the key pair. AWS: at least 16 characters, no spaces. "
+        "With an S3 Endpoint URL: any printable characters. Stored encrypted and never shown "
+        "again.",
     )
     iam_role_arn = forms.CharField(
         label="IAM ARN",
@@ -143,7 +138,9 @@ class S3SettingsForm(forms.Form):
         label="S3 Endpoint URL",
         required=False,
         max_length=255,
-        help_text="Advanced: an S3-compatible store. Leave blank for AWS S3.",
+        help_text="Advanced: an S3-compatible store (MinIO, Ceph, …) as scheme://host:port, e.g. "
+        "https://minio.example.com:9000, with no path; only endpoints this installation allows. "
+        "Leave blank for AWS S3.",
     )
     source_path = _path_field(
         "Source Files Directory Path",
@@ -165,6 +162,8 @@ class S3SettingsForm(forms.Form):
         self.stored_secret = stored_secret
         self.external_id = external_id or new_external_id()
         self.notes: list[str] = []
+        # What is wrong with a secret typed on this form, for AWS (False) and other stores (True).
+        self.secret_problems: dict[bool, str | None] = {}
         if stored_secret:
             self.fields["access_key_secret"].widget.attrs["placeholder"] = (
                 f"{SECRET_MASK} stored — leave blank to keep it"
@@ -187,28 +186,27 @@ class S3SettingsForm(forms.Form):
         return name
 
     def clean_access_key_id(self) -> str:
-        key_id = self.cleaned_data["access_key_id"].strip()
-        if key_id and not ACCESS_KEY_ID_RE.match(key_id):
-            raise ValidationError(
-                "An Access Key ID is 16 to 128 upper-case letters and digits, e.g. "
-                "AKIAIOSFODNN7EXAMPLE."
-            )
-        return key_id
+        return self.cleaned_data["access_key_id"].strip()
 
+    @sensitive_variables()
     def clean_access_key_secret(self) -> str:
-        """Always returns an encrypted token (or ''): the plain secret never leaves this form."""
+        """Always returns an encrypted token (or ''): the plain secret never leaves this method.
+        Its shape depends on the endpoint, checked in clean(): what is wrong with it for AWS
+        and for other stores is noted here, while it is at hand."""
         value = self.cleaned_data["access_key_secret"]
         if not value:
             return self.stored_secret
         if crypto.is_token(value):
             try:
-                crypto.decrypt(value)
+                plain = crypto.decrypt(value)
             except crypto.SecretUnreadable:
                 raise ValidationError("Enter the Access Key Secret again.") from None
-            return value
-        if len(value) < 16 or any(ch.isspace() for ch in value):
-            raise ValidationError("An Access Key Secret is at least 16 characters with no spaces.")
-        return crypto.encrypt(value)
+        else:
+            plain = value
+        self.secret_problems = {
+            custom: secret_problem(plain, custom_endpoint=custom) for custom in (False, True)
+        }
+        return value if crypto.is_token(value) else crypto.encrypt(plain)
 
     def clean_iam_role_arn(self) -> str:
         arn = self.cleaned_data["iam_role_arn"].strip()
@@ -247,6 +245,7 @@ class S3SettingsForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         self._clean_auth(cleaned)
+        self._clean_key_shapes(cleaned)
         self._clean_directories(cleaned)
         if cleaned.get("access_key_secret"):
             # Re-displayed forms (errors, Test connection) say a secret is held for them.
@@ -268,6 +267,20 @@ class S3SettingsForm(forms.Form):
             cleaned["access_key_secret"] = ""
             if "iam_role_arn" in cleaned and not cleaned["iam_role_arn"]:
                 self.add_error("iam_role_arn", "Enter the IAM ARN of the role to assume.")
+
+    def _clean_key_shapes(self, cleaned: dict[str, Any]) -> None:
+        """AWS's key shapes for AWS S3; any printable key for another store. An endpoint that
+        was refused still counts as one, so its error is not joined by misleading others."""
+        if cleaned.get("auth_type") != AuthType.ACCESS_KEY:
+            return
+        custom = bool(cleaned.get("endpoint_url")) or "endpoint_url" not in cleaned
+        key_id = cleaned.get("access_key_id")
+        problem = key_id_problem(key_id, custom_endpoint=custom) if key_id else None
+        if problem:
+            self.add_error("access_key_id", problem)
+        problem = self.secret_problems.get(custom)
+        if problem and cleaned.get("access_key_secret"):
+            self.add_error("access_key_secret", problem)
 
     def _clean_directories(self, cleaned: dict[str, Any]) -> None:
         source = cleaned.get("source_path")
@@ -302,15 +315,26 @@ class S3SettingsForm(forms.Form):
             )
 
 
+@sensitive_variables()
 def _params_from(values: dict[str, Any], external_id: str, session: str) -> "S3Params":
-    from connectors.aws import S3Params
+    """The settings as a client needs them, the secret decrypted; S3AccessError if it cannot
+    be (LOADBAY_ENCRYPTION_KEY changed without rotate_secrets)."""
+    from connectors.aws import S3AccessError, S3Params
 
     token = values.get("access_key_secret") or ""
+    try:
+        secret = crypto.decrypt(token) if token else ""
+    except crypto.SecretUnreadable as exc:
+        raise S3AccessError(
+            f"The stored Access Key Secret is unreadable ({exc}); enter it again in the "
+            "connector's settings.",
+            code="SecretUnreadable",
+        ) from None
     return S3Params(
         bucket=values["bucket"],
         auth_type=values["auth_type"],
         access_key_id=values.get("access_key_id", ""),
-        access_key_secret=crypto.decrypt(token) if token else "",
+        access_key_secret=secret,
         iam_role_arn=values.get("iam_role_arn", ""),
         external_id=external_id,
         region=values.get("region", ""),
@@ -416,11 +440,21 @@ class S3Source(Source):
         return self.summary(settings_values(connector.s3), connector.s3.external_id)
 
     def test_cleaned(self, cleaned: dict[str, Any], external_id: str) -> list[Check]:
-        from connectors.preflight import run_checks
+        from connectors.aws import S3AccessError
+        from connectors.preflight import run_checks, setup_failed
 
-        return run_checks(_params_from(cleaned, external_id, "loadbay-connection-test"))
+        try:
+            params = _params_from(cleaned, external_id, "loadbay-connection-test")
+        except S3AccessError as exc:
+            return setup_failed(exc)
+        return run_checks(params)
 
     def test_saved(self, connector: "Connector") -> list[Check]:
-        from connectors.preflight import run_checks
+        from connectors.aws import S3AccessError
+        from connectors.preflight import run_checks, setup_failed
 
-        return run_checks(params_for_connector(connector))
+        try:
+            params = params_for_connector(connector)
+        except S3AccessError as exc:
+            return setup_failed(exc)
+        return run_checks(params)

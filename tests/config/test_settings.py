@@ -12,8 +12,11 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start(**env: str) -> subprocess.CompletedProcess[str]:
-    """Load the production settings in a fresh process; explicit values win over any .env."""
+def start(
+    code: str = "import django; django.setup()", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Load the production settings in a fresh process (then run `code`); explicit values win
+    over any .env."""
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -23,7 +26,7 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -138,3 +141,36 @@ def test_development_serves_plain_http(tmp_path: Path) -> None:
     assert seen["http"]["status"] == 200
     assert seen["http"]["hsts"] == ""
     assert "default-src 'self'" in str(seen["http"]["csp"])
+
+
+def test_allowed_endpoints_are_kept_in_their_normalised_form() -> None:
+    started = start(
+        code="import django; django.setup(); from django.conf import settings; "
+        "print(settings.S3_ALLOWED_ENDPOINTS)",
+        S3_ALLOWED_ENDPOINTS="HTTPS://MinIO.Example.COM, http://[0:0::1]:9000/",
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "['https://minio.example.com:443', 'http://[::1]:9000']"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"S3_ALLOWED_ENDPOINTS": "http://127.0.0.1:\t4570"}, "control character or whitespace"),
+        (
+            {"S3_ALLOWED_ENDPOINTS": "http://minio:9000/moto-api"},
+            "A path (/moto-api) is not allowed",
+        ),
+        ({"S3_ALLOWED_ENDPOINTS": "http://[127.0.0.1]:4570"}, "Only an IPv6 address"),
+        ({"S3_ALLOWED_ENDPOINTS": "http://admin:pw@minio:9000"}, "user name or password"),
+        ({"S3_ALLOWED_ENDPOINTS": "minio:9000"}, "http:// or https://"),
+        ({"LOADBAY_DEMO": "true", "LOADBAY_DEMO_S3_URL": "http://[::1"}, "not closed"),
+    ],
+)
+def test_allowed_endpoints_are_parsed_as_strictly_as_the_field(
+    env: dict[str, str], message: str
+) -> None:
+    started = start(**env)
+    assert started.returncode != 0
+    assert "ImproperlyConfigured" in started.stderr and "S3_ALLOWED_ENDPOINTS" in started.stderr
+    assert message in started.stderr

@@ -198,6 +198,128 @@ def test_a_listed_endpoint_is_accepted(db, settings) -> None:
     assert f.cleaned_data["endpoint_url"] == "https://minio.example.com:9000"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "HTTPS://MinIO.Example.COM:9000",
+        "https://minio.example.com.:9000/",
+        "https://MINIO.example.com:09000",
+    ],
+)
+def test_a_listed_endpoint_is_stored_in_its_normalised_form(db, settings, url: str) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = ["https://minio.example.com:9000"]
+    f = form(endpoint_url=url)
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["endpoint_url"] == "https://minio.example.com:9000"
+
+
+def test_a_default_port_matches_the_listed_origin(db, settings) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = ["https://s3.example.com:443"]
+    f = form(endpoint_url="https://s3.example.com")
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["endpoint_url"] == "https://s3.example.com:443"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:\t4570", "control character or whitespace"),
+        ("http://[127.0.0.1]:4570", "Only an IPv6 address goes in square brackets"),
+        ("http://[::1", "not closed"),
+        ("http://127.0.0.1:4570/moto-api", "A path (/moto-api) is not allowed"),
+        ("http://127.0.0.1:4570/../../", "A path (/../../) is not allowed"),
+        ("http://127.0.0.1%09:4570", "Percent-encoded"),
+        ("http://u:p@127.0.0.1:4570", "user name or password"),
+        ("http://127.0.0.1:4570?x", "query"),
+        ("http://127.0.0.1:4570#x", "fragment"),
+    ],
+)
+def test_a_malformed_endpoint_gets_a_field_error_that_says_why(
+    db, settings, url: str, reason: str
+) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = ["http://127.0.0.1:4570"]
+    assert reason in errors(form(endpoint_url=url), "endpoint_url")
+
+
+# --- key shapes: AWS's for AWS S3, any printable key for other S3-compatible stores -----------
+
+MINIO = "https://minio.example.com:9000"
+
+
+@pytest.mark.parametrize(
+    ("key_id", "secret"), [("minioadmin", "minioadmin"), ("S3RVER", "S3RVER"), ("ab", "x y!")]
+)
+def test_an_s3_compatible_store_accepts_its_own_key_shapes(
+    db, settings, key_id: str, secret: str
+) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = [MINIO]
+    f = form(endpoint_url=MINIO, access_key_id=key_id, access_key_secret=secret)
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["access_key_id"] == key_id
+    assert crypto.decrypt(f.cleaned_data["access_key_secret"]) == secret
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("access_key_id", "minio admin", "a control character or space (U+0020)"),
+        ("access_key_id", "minio\tadmin", "a control character or space (U+0009)"),
+        ("access_key_id", "mínio", "the character 'í'"),
+        ("access_key_secret", "minio\x07admin", "contains a control character"),
+        ("access_key_secret", "minio\nadmin", "contains a control character"),
+    ],
+)
+def test_an_s3_compatible_store_still_refuses_control_characters(
+    db, settings, field: str, value: str, message: str
+) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = [MINIO]
+    f = form(endpoint_url=MINIO, **{field: value})
+    assert message in errors(f, field)
+    if field == "access_key_secret":
+        assert "access_key_secret" not in f.cleaned_data
+
+
+def test_aws_keeps_its_key_shapes(db) -> None:
+    f = form(access_key_id="minioadmin", access_key_secret="minioadmin")
+    assert "16 to 128 upper-case letters and digits" in errors(f, "access_key_id")
+    assert "at least 16 characters" in errors(f, "access_key_secret")
+    assert "set its S3 Endpoint URL under Advanced" in errors(f, "access_key_id")
+
+
+def test_a_refused_endpoint_adds_no_aws_key_errors(db, settings) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = [MINIO]
+    f = form(endpoint_url="https://other.example.com", access_key_id="minioadmin")
+    assert "not allowed here" in errors(f, "endpoint_url")
+    assert "access_key_id" not in f.errors
+
+
+def test_a_stored_secret_is_kept_for_an_s3_compatible_store(db, settings) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = [MINIO]
+    stored = crypto.encrypt("minioadmin")
+    f = form(
+        endpoint_url=MINIO, access_key_id="minioadmin", access_key_secret="", stored_secret=stored
+    )
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["access_key_secret"] == stored
+
+
+def test_a_secret_held_as_a_token_is_checked_like_a_typed_one(db, settings) -> None:
+    settings.S3_ALLOWED_ENDPOINTS = [MINIO]
+    token = crypto.encrypt("minioadmin")
+    assert form(endpoint_url=MINIO, access_key_id="minioadmin", access_key_secret=token).is_valid()
+    f = form(access_key_secret=token)
+    assert "at least 16 characters" in errors(f, "access_key_secret")
+    assert "access_key_secret" not in f.cleaned_data
+
+
+def test_the_help_texts_say_which_keys_are_accepted() -> None:
+    fields = S3SettingsForm().fields
+    assert "minioadmin" in fields["access_key_id"].help_text
+    assert "16 to 128 upper-case letters" in fields["access_key_id"].help_text
+    assert "any printable characters" in fields["access_key_secret"].help_text
+    assert "scheme://host:port" in fields["endpoint_url"].help_text
+
+
 def test_the_iam_role_screen_shows_the_trust_policy_with_the_external_id(db) -> None:
     f = S3SettingsForm(external_id="loadbay-abc123")
     assert '"sts:ExternalId": "loadbay-abc123"' in f.trust_policy

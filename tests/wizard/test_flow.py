@@ -5,6 +5,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from connectors.models import Connector
+from ingest import services
+from tests.support.factories import GOOD_CSV, put
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
@@ -143,3 +145,33 @@ def test_iam_role_connector_discards_access_keys(client_alice, alice) -> None:
     assert s3.access_key_id == "" and s3.access_key_secret_encrypted == ""
     assert s3.iam_role_arn == "arn:aws:iam::123456789012:role/loadbay"
     assert s3.external_id.startswith("loadbay-")
+
+
+@pytest.mark.parametrize(("key_id", "secret"), [("minioadmin", "minioadmin"), ("S3RVER", "S3RVER")])
+def test_an_s3_compatible_store_takes_its_own_keys_through_test_connection_save_and_a_run(
+    client_alice, alice, bucket, s3_endpoint, s3_client, key_id: str, secret: str
+) -> None:
+    """moto accepts any credentials, as MinIO accepts minioadmin and S3rver S3RVER."""
+    values = s3_access_key_values(
+        bucket, endpoint=s3_endpoint, access_key_id=key_id, access_key_secret=secret
+    )
+    client_alice.get(NEW)
+    post_step(client_alice, NEW, "entity", entity_values())
+    post_step(client_alice, NEW, "entity_settings", entity_settings_values())
+    post_step(client_alice, NEW, "source", source_values())
+    tested = post_step(client_alice, NEW, "source_settings", values, test_connection="1")
+    assert not tested.context["form"].errors, tested.context["form"].errors
+    assert all(check.ok for check in tested.context["connection_checks"])
+    assert "✓ List the Source Files Directory" in tested.content.decode()
+    review = post_step(client_alice, NEW, "source_settings", {**values, "access_key_secret": ""})
+    assert review.context["wizard"]["steps"].current == "review"
+    assert post_step(client_alice, NEW, "review", {}, test_connection="1").status_code == 200
+    assert post_step(client_alice, NEW, "review", {}).status_code == 302
+
+    connector = Connector.objects.get(owner=alice)
+    assert connector.s3.access_key_id == key_id
+    assert connector.s3.access_key_secret() == secret
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    run = services.run_inline(services.start_run(connector, trigger="manual"))
+    assert run.status == "succeeded", run.error or run.notes
+    assert run.files_succeeded == 1
