@@ -33,8 +33,10 @@ class SecretsFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key: Any, value: Any) -> Any:
         cleansed = super().cleanse_setting(key, value)
-        if isinstance(cleansed, str):
-            return _URL_USERINFO_RE.sub(rf"\g<scheme>{self.cleansed_substitute}@", cleansed)
+        if isinstance(cleansed, str):  # str subclasses too, e.g. django-csp's lazy 'self'
+            text = str(cleansed)
+            hidden = _URL_USERINFO_RE.sub(rf"\g<scheme>{self.cleansed_substitute}@", text)
+            return cleansed if hidden == text else hidden
         return cleansed
 
 
