@@ -124,8 +124,10 @@ class Record(models.Model):
     last_file_id = models.BigIntegerField(null=True, blank=True)
     # The connector (connectors.Connector id) that last wrote this record, set by every write
     # of the ingest writer: Sync removes only records its own connector wrote. No foreign key,
-    # like last_file_id (records outlive a deleted connector), and no index: Sync's delete
-    # scans the entity's records through the unique index anyway (BENCHMARKS.md).
+    # like last_file_id (records outlive a deleted connector). No index either: Sync's count
+    # and delete read the entity's records as its delete did before, about 0.2 s a million;
+    # an index would spare that only to connectors with few records in a big entity, and
+    # costs every record written.
     connector_id = models.BigIntegerField(null=True, blank=True)
     # Defaults in the database too, so that COPY leaves them out: PostgreSQL parsing two
     # timestamps per row was about a tenth of a load's work.
