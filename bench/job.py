@@ -29,7 +29,7 @@ from django.utils import timezone  # noqa: E402
 from connectors import crypto  # noqa: E402
 from connectors import services as connector_services  # noqa: E402
 from connectors.models import Connector  # noqa: E402
-from entities.models import EntityField, EntityType, Record  # noqa: E402
+from entities.models import EntityAccess, EntityField, EntityRight, EntityType, Record  # noqa: E402
 from ingest import services  # noqa: E402
 from ingest.models import FileState, Run, SourceFile  # noqa: E402
 
@@ -86,8 +86,10 @@ def entity() -> EntityType:
 
 def setup(args: dict[str, Any]) -> dict[str, Any]:
     call_command("migrate", verbosity=0)
-    entity()
-    User.objects.get_or_create(username="bench")
+    bench, _ = User.objects.get_or_create(username="bench")
+    EntityAccess.objects.update_or_create(
+        entity_type=entity(), user=bench, defaults={"level": EntityRight.DELETE}
+    )
     return {}
 
 
@@ -106,6 +108,7 @@ def connector(args: dict[str, Any]) -> dict[str, Any]:
             "csv_delimiter": ",",
             "file_pattern": args.get("pattern", ""),
             "error_tolerance": "0",
+            "sync_delete_limit_percent": 10,
             "field_mapping": {name: name for name, _, _ in FIELDS},
             "schedule_active": False,
             "poll_interval_minutes": 30,

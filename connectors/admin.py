@@ -1,8 +1,13 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from connectors import services
 from connectors.models import Connector, ConnectorShare, S3Settings
+from connectors.selectors import entity_access_refusal
 
 
 class S3SettingsInline(admin.StackedInline):
@@ -34,8 +39,30 @@ class ConnectorShareInline(admin.TabularInline):
     extra = 0
 
 
+class ConnectorAdminForm(forms.ModelForm):
+    class Meta:
+        model = Connector
+        fields = "__all__"  # noqa: DJ007 - the admin shows every setting
+
+    def clean(self) -> dict[str, Any]:
+        """Runs act for the owner: refuse an entity or Integration Type the owner lacks access
+        to, as the wizard does, rather than saving a connector whose runs would be refused."""
+        cleaned = super().clean()
+        owner, entity_type = cleaned.get("owner"), cleaned.get("entity_type")
+        if owner is not None and entity_type is not None:
+            refusal = entity_access_refusal(
+                owner=owner,
+                entity_type=entity_type,
+                integration_type=cleaned.get("integration_type"),
+            )
+            if refusal is not None:
+                raise ValidationError(refusal)
+        return cleaned
+
+
 @admin.register(Connector)
 class ConnectorAdmin(admin.ModelAdmin):
+    form = ConnectorAdminForm
     list_display = [
         "name",
         "owner",

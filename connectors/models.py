@@ -4,6 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -26,11 +27,30 @@ INTEGRATION_TYPE_HELP = {
     "exist are ignored.",
     IntegrationType.UPSERT: "Updates the record when the unique identifier matches, otherwise "
     "inserts a new one.",
-    IntegrationType.SYNC: "Makes the entity mirror the file: upserts every row and removes "
-    "records that are not in the file.",
+    IntegrationType.SYNC: "Makes the entity mirror the file: upserts every row and removes the "
+    "records this connector wrote that are not in the file (records other connectors wrote are "
+    "never removed). Needs delete access to the entity. A file that would remove more than the "
+    "connector's deletion limit (10% of its records by default) fails, and nothing from it is "
+    "written.",
     IntegrationType.PATCH: "Like Upsert, but only the columns present in the file are touched; "
     "other fields keep their values.",
 }
+
+# The Integration Types that remove records: they need delete access to the entity type.
+DELETING_INTEGRATION_TYPES = frozenset({IntegrationType.SYNC})
+DEFAULT_SYNC_DELETE_LIMIT_PERCENT = 10
+
+
+def sync_limit_text(percent: int | None) -> str:
+    """The Sync deletion limit as the Review step and the connector page show it."""
+    if percent is None:
+        return ""
+    if percent >= 100:
+        return "none (100%): a file may remove every record this connector wrote"
+    return (
+        f"{percent}% of the records this connector wrote (a file that would remove more fails, "
+        "and nothing from it is written)"
+    )
 
 
 class FileFormat(models.TextChoices):
@@ -61,6 +81,13 @@ class Connector(models.Model):
     file_pattern = models.CharField("Source File Prefix / pattern", max_length=255, blank=True)
     field_mapping = models.JSONField(default=dict, help_text="entity field name → file column")
     error_tolerance = models.CharField(max_length=16, default="0")
+    sync_delete_limit_percent = models.PositiveSmallIntegerField(
+        "Sync deletion limit (%)",
+        default=DEFAULT_SYNC_DELETE_LIMIT_PERCENT,
+        validators=[MaxValueValidator(100)],
+        help_text="Sync fails a file that would remove more than this share of the records this "
+        "connector wrote; nothing from it is written. 100: no limit.",
+    )
     schedule_active = models.BooleanField(default=True)
     poll_interval_minutes = models.PositiveIntegerField(default=30)
     enabled = models.BooleanField(default=True)
@@ -80,7 +107,11 @@ class Connector(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "name"], name="connector_unique_name_per_owner"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sync_delete_limit_percent__lte=100),
+                name="connector_sync_delete_limit_at_most_100",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -88,6 +119,14 @@ class Connector(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("connectors:detail", args=[self.pk])
+
+    @property
+    def deletes_records(self) -> bool:
+        return self.integration_type in DELETING_INTEGRATION_TYPES
+
+    @property
+    def sync_limit_display(self) -> str:
+        return sync_limit_text(self.sync_delete_limit_percent)
 
     @property
     def source_label(self) -> str:

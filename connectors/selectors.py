@@ -1,10 +1,18 @@
-"""Who may see and do what with a connector. Anything a user may not see is a 404."""
+"""Who may see and do what with a connector (anything a user may not see is a 404), and
+whether its owner's access to its entity lets it be saved and run."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
-from connectors.models import AccessLevel, Connector
+from connectors.models import (
+    DELETING_INTEGRATION_TYPES,
+    AccessLevel,
+    Connector,
+    IntegrationType,
+)
+from entities.access import may_delete, may_write
+from entities.models import EntityType
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -31,3 +39,50 @@ def get_connector_for(user: User, pk: int, *, needs: int = AccessLevel.VIEW) -> 
     if connector is None or access_level(user, connector) < needs:
         raise Http404("No such connector")
     return connector
+
+
+def entity_access_refusal(
+    *,
+    owner: User,
+    entity_type: EntityType,
+    integration_type: str | None = None,
+    actor: User | None = None,
+) -> str | None:
+    """Why a connector of `integration_type` (None: writing only) into `entity_type` may not be
+    saved by `actor` for `owner`, or, without an actor, run for `owner`; None if it may. Runs
+    act for the owner, so an editor sharing the connector needs the access too: an editor may
+    neither use access they lack nor save a connector its owner could not run."""
+    if actor is not None and actor.pk != owner.pk:
+        lacks = _missing_access(actor, entity_type, integration_type)
+        if lacks is not None:
+            return f"You {lacks}"
+    lacks = _missing_access(owner, entity_type, integration_type)
+    if lacks is None:
+        return None
+    if actor is not None and actor.pk == owner.pk:
+        return f"You {lacks}"
+    return f"{owner}, who owns this connector and whose access its runs use, {lacks}"
+
+
+def run_refusal(connector: Connector) -> str | None:
+    """Why the connector may not run now (its owner lacks access to its entity), or None."""
+    return entity_access_refusal(
+        owner=connector.owner,
+        entity_type=connector.entity_type,
+        integration_type=connector.integration_type,
+    )
+
+
+def _missing_access(
+    user: User, entity_type: EntityType, integration_type: str | None
+) -> str | None:
+    where = f"(Django admin: Entity types → {entity_type.name} → Access)."
+    if not may_write(user, entity_type):
+        return f"may not write into {entity_type.name}. An administrator gives access {where}"
+    if integration_type in DELETING_INTEGRATION_TYPES and not may_delete(user, entity_type):
+        label = IntegrationType(integration_type).label
+        return (
+            f"may not delete {entity_type.name} records, which Integration Type {label} does: "
+            f"choose another Integration Type, or ask an administrator for delete access {where}"
+        )
+    return None

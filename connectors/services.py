@@ -8,6 +8,7 @@ from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from connectors.models import Connector
+from connectors.selectors import entity_access_refusal
 from connectors.sources import get_source
 from entities.models import EntityType
 
@@ -19,15 +20,22 @@ ENTITY_SETTING_NAMES = (
     "file_pattern",
     "field_mapping",
     "error_tolerance",
+    "sync_delete_limit_percent",
     "schedule_active",
     "poll_interval_minutes",
 )
+
+
+class EntityAccessDenied(Exception):
+    """The connector may not be saved: the acting user or its owner lacks access to the entity
+    for its Integration Type; str() says who and what."""
 
 
 @transaction.atomic
 def save_connector(
     *,
     owner: AbstractBaseUser,
+    actor: AbstractBaseUser | None = None,
     connector: Connector | None,
     entity_type: EntityType,
     entity_settings: dict[str, Any],
@@ -35,7 +43,17 @@ def save_connector(
     source_settings: dict[str, Any],
     external_id: str = "",
 ) -> Connector:
-    """Create (connector=None) or update a connector from the wizard's cleaned data."""
+    """Create (connector=None) or update a connector from the wizard's cleaned data. `actor`
+    (the owner if not given) is who saves it; both need access to the entity for the
+    connector's Integration Type, or EntityAccessDenied is raised and nothing is saved."""
+    refusal = entity_access_refusal(
+        owner=owner,
+        actor=actor or owner,
+        entity_type=entity_type,
+        integration_type=entity_settings["integration_type"],
+    )
+    if refusal is not None:
+        raise EntityAccessDenied(refusal)
     if connector is None:
         connector = Connector(owner=owner)
     connector.entity_type = entity_type

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from connectors import services
 from connectors.models import AccessLevel, Connector
-from connectors.selectors import access_level, get_connector_for, visible_connectors
+from connectors.selectors import access_level, get_connector_for, run_refusal, visible_connectors
 from connectors.sources import get_source
 from connectors.sources.base import Check
 from ingest.selectors import files_waiting_to_move, runs_of
@@ -32,6 +32,7 @@ def _detail(
         "can_edit": level >= AccessLevel.EDIT,
         "can_delete": level >= AccessLevel.FULL,
         "connection_checks": checks,
+        "run_refusal": run_refusal(connector),
         "recent_runs": runs_of(connector)[:5],
         "waiting_files": files_waiting_to_move(connector)[:20],
     }

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from entities.models import EntityField, EntityType, Record
+from entities.models import EntityAccess, EntityField, EntityType, Record
 
 
 class EntityFieldForm(forms.ModelForm):
@@ -46,17 +46,35 @@ class EntityFieldInline(admin.TabularInline):
     extra = 1
 
 
+class EntityAccessInline(admin.TabularInline):
+    """Who may write into the entity type, and who may also delete from it (Sync). Nobody
+    but superusers may until a row here says so."""
+
+    model = EntityAccess
+    extra = 0
+    autocomplete_fields = ["user", "group"]
+    verbose_name_plural = "access (superusers always have it; nobody else until listed here)"
+
+
 @admin.register(EntityType)
 class EntityTypeAdmin(admin.ModelAdmin):
     list_display = ["name", "category", "unique_field"]
     list_filter = ["category"]
     search_fields = ["name"]
-    inlines = [EntityFieldInline]
+    inlines = [EntityFieldInline, EntityAccessInline]
 
 
 @admin.register(Record)
 class RecordAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "entity_type", "updated_at"]
+    list_display = ["external_id", "entity_type", "connector_id", "updated_at"]
     list_filter = ["entity_type"]
     search_fields = ["external_id"]
-    readonly_fields = ["entity_type", "external_id", "data", "created_at", "updated_at"]
+    readonly_fields = [
+        "entity_type",
+        "external_id",
+        "data",
+        "last_file_id",
+        "connector_id",
+        "created_at",
+        "updated_at",
+    ]

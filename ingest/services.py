@@ -26,6 +26,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from connectors.aws import S3AccessError, describe_error, shared_s3_client
 from connectors.models import Connector
+from connectors.selectors import run_refusal
 from connectors.sources.s3 import params_for_connector
 from entities.validation import FieldSpec
 from ingest import faults, reports, s3files
@@ -62,11 +63,15 @@ class RunRefused(Exception):
 def start_run(connector: Connector, *, trigger: str, user: Any = None) -> Run:
     if not connector.enabled:
         raise RunRefused(f"Connector {connector.name!r} is disabled; enable it to run it.")
+    refusal = run_refusal(connector)
+    if refusal is not None:
+        raise RunRefused(refusal)
     return Run.objects.create(connector=connector, trigger=trigger, triggered_by=user)
 
 
 def start_scheduled_run(connector_id: int) -> Run | None:
-    """A scheduled poll; none while the connector is disabled or already has an active run."""
+    """A scheduled poll; none while the connector is disabled or already has an active run.
+    A poll refused for its owner's access is recorded as a failed run, which says why."""
     connector = Connector.objects.filter(pk=connector_id, enabled=True).first()
     if connector is None:
         return None
@@ -77,7 +82,12 @@ def start_scheduled_run(connector_id: int) -> Run | None:
         queued_at__gte=_lock_cutoff(),
     ).exists():
         return None
-    return start_run(connector, trigger=RunTrigger.SCHEDULED)
+    try:
+        return start_run(connector, trigger=RunTrigger.SCHEDULED)
+    except RunRefused as exc:
+        refused = Run.objects.create(connector=connector, trigger=RunTrigger.SCHEDULED)
+        _fail_run(refused, str(exc))
+        return None
 
 
 def _lock_cutoff() -> Any:
@@ -130,6 +140,9 @@ def execute_run(run_id: int, *, dispatch: Dispatch) -> Run:
     if run.finished_at is not None or run.listed_at is not None:
         return run  # already done (a redelivered task)
     Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=timezone.now())
+    refusal = run_refusal(run.connector)  # access may have been revoked since it was queued
+    if refusal is not None:
+        return _fail_run(run, f"{refusal} Nothing was ingested.")
     if not acquire_lock(run):
         return _fail_run(
             run,
@@ -293,14 +306,33 @@ def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: boo
     """Ingest the files, then route them together. A file on its own is streamed in its own
     transaction; several (small) files are read at once and ingested in one transaction, each
     in a savepoint of its own."""
-    run = Run.objects.select_related("connector", "connector__s3", "connector__entity_type").get(
-        pk=run_id
-    )
+    run = Run.objects.select_related(
+        "connector", "connector__s3", "connector__entity_type", "connector__owner"
+    ).get(pk=run_id)
     client = _client_or_note(run)
     if client is None:
         return
-    config = ingest_config(run.connector, file_id=0)  # the entity's fields, read once a batch
     held: dict[int, bytes] = {}  # small files' bytes, which their moves may PUT
+    refusal = run_refusal(run.connector)  # access may have been revoked since the run started
+    if refusal is None:
+        _ingest_batch(client, run, file_ids, held, give_up_on_transient=give_up_on_transient)
+    else:
+        for file_id in file_ids:  # given back, untouched, for a run that may write again
+            release_claim(run_id, file_id, refusal)
+    faults.checkpoint("after_commit")
+    route_with_retries(client, run.connector, file_ids, held=held)
+    complete_if_done(run_id)
+
+
+def _ingest_batch(
+    client: Any,
+    run: Run,
+    file_ids: list[int],
+    held: dict[int, bytes],
+    *,
+    give_up_on_transient: bool,
+) -> None:
+    config = ingest_config(run.connector, file_id=0)  # the entity's fields, read once a batch
     if len(file_ids) == 1:
         unread = _ingest_alone(client, file_ids[0], connector=run.connector, config=config)
     else:
@@ -310,10 +342,7 @@ def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: boo
     for file_id, reason in unread.items():
         if not give_up_on_transient:
             raise TransientIngestError(reason)
-        release_claim(run_id, file_id, reason)
-    faults.checkpoint("after_commit")
-    route_with_retries(client, run.connector, file_ids, held=held)
-    complete_if_done(run_id)
+        release_claim(run.pk, file_id, reason)
 
 
 def _ingest_alone(
@@ -368,6 +397,8 @@ def ingest_config(connector: Connector, file_id: int) -> IngestConfig:
         mapping=dict(connector.field_mapping),
         tolerance=Tolerance.parse(connector.error_tolerance),
         file_token=file_id,
+        connector_id=connector.pk,
+        delete_limit_percent=connector.sync_delete_limit_percent,
     )
 
 

@@ -63,6 +63,10 @@ class IngestConfig:
     mapping: dict[str, str]  # entity field name -> file column
     tolerance: Tolerance
     file_token: int  # the ledger entry id; written to Record.last_file_id
+    # The connector writing, written to Record.connector_id: Sync removes only its records.
+    connector_id: int | None
+    # Sync fails a file that would remove more than this share of the connector's records.
+    delete_limit_percent: int = 100
     # Set when the caller's transaction holds the entity type locked already (ingest.writer.
     # lock_entity_type, for several files in one transaction): the time that returned.
     entity_locked_at: datetime | None = None

@@ -11,11 +11,14 @@ null for an empty value. Fields the connector does not map are never touched.
 - Update changes existing records only; rows whose identifier is new are skipped.
 - Upsert and Sync set every mapped field (a mapped column the file lacks sets the field to null).
 - Patch sets only the fields whose columns the row has, keeping the others.
-- Sync then deletes the entity's records that the file did not name.
+- Sync then deletes the records of the entity that its connector wrote last and the file did
+  not name; records other connectors wrote are never its to delete. A file that would delete
+  more than the connector's deletion limit of them fails (SyncLimitExceeded) instead.
 
-Every record written gets last_file_id = the file's token. That marks what this file has
-written, so a unique identifier repeated anywhere in the file is found without keeping the
-file's identifiers in memory, and Sync deletes what does not carry the mark.
+Every record written gets last_file_id = the file's token and connector_id = the connector
+writing it. The token marks what this file has written, so a unique identifier repeated
+anywhere in the file is found without keeping the file's identifiers in memory, and Sync
+deletes what does not carry the mark among the records carrying its connector.
 
 Each file first locks its entity type (records have no database foreign key; see
 entities.models.Record), unless its caller's transaction did for several files. Each batch
@@ -54,6 +57,10 @@ from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowEr
 
 MAX_EXTERNAL_ID = Record._meta.get_field("external_id").max_length or 255
 SQLITE_ROWS_PER_STATEMENT = 5000  # keeps a statement under SQLite's 32,766 parameters
+
+
+class SyncLimitExceeded(FileFailed):
+    """Sync would delete more of its connector's records than the connector's limit allows."""
 
 
 class TooManyBadRows(FileFailed):
@@ -468,6 +475,13 @@ class _FileWriter:
             self.sql.lock_entity_type()
         else:
             self.sql.now = config.entity_locked_at  # the time that lock gave, for all files
+        # What Sync's deletion limit is measured against: the connector's records before the
+        # file. Counted only when there is a limit.
+        self.sync_scope = (
+            self.sql.count_connectors_records()
+            if self.plan.is_sync and config.delete_limit_percent < 100
+            else None
+        )
         self.batch_size = max(1, batch_size)
         self.outcome = FileOutcome()
         self.background = (
@@ -597,7 +611,20 @@ class _FileWriter:
         if self.plan.is_sync and outcome.failed_rows < outcome.rows_total:
             self.wrote = True
             outcome.deleted = self.sql.delete_unseen()
+            self._check_deletion_limit(outcome.deleted)
         return outcome
+
+    def _check_deletion_limit(self, deleted: int) -> None:
+        """Deleting first and failing afterwards (the caller rolls the file back) costs one
+        statement on the way every file within the limit takes; a file beyond it pays."""
+        scope, limit = self.sync_scope, self.config.delete_limit_percent
+        if scope is None or deleted == 0 or deleted * 100 <= limit * scope:
+            return
+        raise SyncLimitExceeded(
+            f"Sync would remove {deleted:,} of the {scope:,} records this connector wrote "
+            f"({_percent_above(deleted, scope, limit)}), more than its limit of {limit}%; "
+            "nothing from this file was written"
+        )
 
     def stop(self) -> None:
         """Wait for a batch still being written (the caller may be about to roll back)."""
@@ -613,6 +640,17 @@ class _FileWriter:
             else f"{failed:,} of {total:,} rows {verb} invalid"
         )
         return f"{counted}; the connector allows {_allowance(self.config)}"
+
+
+def _percent_above(part: int, whole: int, limit: int) -> str:
+    """part/whole as a percentage with as few decimals as show it above `limit`."""
+    value = part * 100 / max(whole, 1)
+    text = ""
+    for decimals in range(1, 7):
+        text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+        if float(text) > limit:
+            break
+    return f"{text}%"
 
 
 def _allowance(config: IngestConfig) -> str:
@@ -867,9 +905,18 @@ class _Sql(ABC):
     def __init__(self, config: IngestConfig, now: datetime) -> None:
         self.entity_type_id = config.entity_type_id
         self.token = config.file_token
+        self.connector = config.connector_id
         self.now = connection.ops.adapt_datetimefield_value(now)
         quote = connection.ops.quote_name
-        columns = ("entity_type", "external_id", "data", "last_file_id", "created_at", "updated_at")
+        columns = (
+            "entity_type",
+            "external_id",
+            "data",
+            "last_file_id",
+            "connector_id",
+            "created_at",
+            "updated_at",
+        )
         self.names = {name: quote(Record._meta.get_field(name).column) for name in columns}
         self.names["table"] = quote(Record._meta.db_table)
 
@@ -930,7 +977,16 @@ class _Sql(ABC):
 
     @abstractmethod
     def delete_unseen(self) -> int:
-        """Delete the entity's records without the file's token; the number deleted."""
+        """Delete the entity's records of this connector without the file's token; the number
+        deleted."""
+
+    def count_connectors_records(self) -> int:
+        """The number of the entity's records this connector wrote last."""
+        _, rows = self._run(
+            "SELECT COUNT(*) FROM {table} WHERE {entity_type} = %s AND {connector_id} = %s",
+            [self.entity_type_id, self.connector],
+        )
+        return int(rows[0][0])
 
 
 def _sql_for(config: IngestConfig, now: datetime) -> _Sql:
@@ -949,8 +1005,8 @@ class _PostgresSql(_Sql):
 
     _INSERT = (
         "INSERT INTO {table} AS r ({entity_type}, {external_id}, {data}, {last_file_id}, "
-        "{created_at}, {updated_at}) "
-        "SELECT %s, u.external_id, u.data, %s, %s, %s "
+        "{connector_id}, {created_at}, {updated_at}) "
+        "SELECT %s, u.external_id, u.data, %s, %s, %s, %s "
         "FROM jsonb_to_recordset(%s::jsonb) AS u(external_id text, data jsonb) "
         "ON CONFLICT ({entity_type}, {external_id}) "
     )
@@ -973,7 +1029,14 @@ class _PostgresSql(_Sql):
         return super()._run(template, params, ids_from_json=self.IDS_FROM_JSON, **parts)
 
     def _insert_params(self, writes: list[_Write]) -> list[Any]:
-        return [self.entity_type_id, self.token, self.now, self.now, _batch_json(writes)]
+        return [
+            self.entity_type_id,
+            self.token,
+            self.connector,
+            self.now,
+            self.now,
+            _batch_json(writes),
+        ]
 
     def existing(self, ids: set[str], *, with_data: bool) -> dict[str, _Existing]:
         _, rows = self._run(
@@ -990,7 +1053,8 @@ class _PostgresSql(_Sql):
     def upsert(self, writes: list[_Write]) -> tuple[int, int]:
         _, rows = self._run(
             self._INSERT + "DO UPDATE SET {data} = r.{data} || EXCLUDED.{data}, "
-            "{last_file_id} = EXCLUDED.{last_file_id}, {updated_at} = EXCLUDED.{updated_at} "
+            "{last_file_id} = EXCLUDED.{last_file_id}, {connector_id} = EXCLUDED.{connector_id}, "
+            "{updated_at} = EXCLUDED.{updated_at} "
             "WHERE r.{last_file_id} IS DISTINCT FROM EXCLUDED.{last_file_id} "
             "RETURNING (r.xmax = 0)",  # xmax is 0 in a row version this statement inserted
             self._insert_params(writes),
@@ -1001,11 +1065,18 @@ class _PostgresSql(_Sql):
     def update(self, writes: list[_Write]) -> int:
         count, _ = self._run(
             "UPDATE {table} AS r SET {data} = r.{data} || u.data, {last_file_id} = %s, "
-            "{updated_at} = %s "
+            "{connector_id} = %s, {updated_at} = %s "
             "FROM jsonb_to_recordset(%s::jsonb) AS u(external_id text, data jsonb) "
             "WHERE r.{entity_type} = %s AND r.{external_id} = u.external_id "
             "AND r.{last_file_id} IS DISTINCT FROM %s",
-            [self.token, self.now, _batch_json(writes), self.entity_type_id, self.token],
+            [
+                self.token,
+                self.connector,
+                self.now,
+                _batch_json(writes),
+                self.entity_type_id,
+                self.token,
+            ],
         )
         return count
 
@@ -1018,8 +1089,9 @@ class _PostgresSql(_Sql):
 
     def delete_unseen(self) -> int:
         count, _ = self._run(
-            "DELETE FROM {table} WHERE {entity_type} = %s AND {last_file_id} IS DISTINCT FROM %s",
-            [self.entity_type_id, self.token],
+            "DELETE FROM {table} WHERE {entity_type} = %s AND {connector_id} = %s "
+            "AND {last_file_id} IS DISTINCT FROM %s",
+            [self.entity_type_id, self.connector, self.token],
         )
         return count
 
@@ -1029,7 +1101,10 @@ class _PostgresSql(_Sql):
 
     # created_at and updated_at are left to their database default: the transaction's time,
     # which lock_entity_type made the file's time (self.now) too.
-    _COPY = "COPY {table} ({entity_type}, {external_id}, {data}, {last_file_id}) FROM STDIN"
+    _COPY = (
+        "COPY {table} ({entity_type}, {external_id}, {data}, {last_file_id}, {connector_id}) "
+        "FROM STDIN"
+    )
 
     def write_batch(
         self,
@@ -1132,7 +1207,8 @@ class _PostgresSql(_Sql):
         """Records in COPY's text format, built at once: a write_row call per record costs
         more than the record's JSON encoding (see BENCHMARKS.md). Data that is JSON text
         already comes from a block cleaner, which takes no value that COPY would need escaped."""
-        head, tail = f"{self.entity_type_id}\t", f"\t{self.token}\n"
+        connector = "\\N" if self.connector is None else self.connector  # COPY's null
+        head, tail = f"{self.entity_type_id}\t", f"\t{self.token}\t{connector}\n"
         return "".join(
             [
                 f"{head}{w.external_id}\t{w.data}{tail}"
@@ -1147,16 +1223,18 @@ class _PostgresSql(_Sql):
         rows = self._raw(
             cursor,
             "INSERT INTO {table} AS r ({entity_type}, {external_id}, {data}, {last_file_id}, "
-            "{created_at}, {updated_at}) "
-            "SELECT %s, u->>0, u->1, %s, %s, %s FROM jsonb_array_elements(%s::jsonb) AS u "
+            "{connector_id}, {created_at}, {updated_at}) "
+            "SELECT %s, u->>0, u->1, %s, %s, %s, %s FROM jsonb_array_elements(%s::jsonb) AS u "
             "ON CONFLICT ({entity_type}, {external_id}) "
             "DO UPDATE SET {data} = r.{data} || EXCLUDED.{data}, "
-            "{last_file_id} = EXCLUDED.{last_file_id}, {updated_at} = EXCLUDED.{updated_at} "
+            "{last_file_id} = EXCLUDED.{last_file_id}, {connector_id} = EXCLUDED.{connector_id}, "
+            "{updated_at} = EXCLUDED.{updated_at} "
             "WHERE r.{last_file_id} IS DISTINCT FROM EXCLUDED.{last_file_id} "
             "RETURNING r.{external_id}, (r.xmax = 0)",
             [
                 self.entity_type_id,
                 self.token,
+                self.connector,
                 self.now,
                 self.now,
                 _pairs_json(old),
@@ -1198,17 +1276,18 @@ class _SqliteSql(_Sql):
     _LOCK_ENTITY_TYPE = "SELECT NULL FROM {entity_table} WHERE {entity_pk} = %s"  # no row locks
     _INSERT = (
         "INSERT INTO {table} ({entity_type}, {external_id}, {data}, {last_file_id}, "
-        "{created_at}, {updated_at}) "
-        "SELECT %s, column1, column2, %s, %s, %s FROM (VALUES {rows}) WHERE true "
+        "{connector_id}, {created_at}, {updated_at}) "
+        "SELECT %s, column1, column2, %s, %s, %s, %s FROM (VALUES {rows}) WHERE true "
         "ON CONFLICT ({entity_type}, {external_id}) "
     )
     _UPSERT = _INSERT + (
         "DO UPDATE SET {data} = excluded.{data}, {last_file_id} = excluded.{last_file_id}, "
-        "{updated_at} = excluded.{updated_at} "
+        "{connector_id} = excluded.{connector_id}, {updated_at} = excluded.{updated_at} "
         "WHERE {table}.{last_file_id} IS NOT excluded.{last_file_id}"
     )
     _UPDATE = (
-        "UPDATE {table} SET {data} = v.column2, {last_file_id} = %s, {updated_at} = %s "
+        "UPDATE {table} SET {data} = v.column2, {last_file_id} = %s, {connector_id} = %s, "
+        "{updated_at} = %s "
         "FROM (VALUES {rows}) AS v "
         "WHERE {table}.{entity_type} = %s AND {table}.{external_id} = v.column1 "
         "AND {table}.{last_file_id} IS NOT %s"
@@ -1249,19 +1328,23 @@ class _SqliteSql(_Sql):
             for external_id, last_file_id, data in rows
         }
 
+    def _head(self) -> list[Any]:
+        return [self.entity_type_id, self.token, self.connector, self.now, self.now]
+
     def insert(self, writes: list[_Write]) -> int:
-        head = [self.entity_type_id, self.token, self.now, self.now]
-        return self._with_values(self._INSERT + "DO NOTHING", writes, head, [])
+        return self._with_values(self._INSERT + "DO NOTHING", writes, self._head(), [])
 
     def upsert(self, writes: list[_Write]) -> tuple[int, int]:
-        head = [self.entity_type_id, self.token, self.now, self.now]
-        written = self._with_values(self._UPSERT, writes, head, [])
+        written = self._with_values(self._UPSERT, writes, self._head(), [])
         created = sum(1 for w in writes if w.is_new)
         return created, written - created
 
     def update(self, writes: list[_Write]) -> int:
         return self._with_values(
-            self._UPDATE, writes, [self.token, self.now], [self.entity_type_id, self.token]
+            self._UPDATE,
+            writes,
+            [self.token, self.connector, self.now],
+            [self.entity_type_id, self.token],
         )
 
     def mark_seen(self, ids: list[str]) -> None:
@@ -1274,8 +1357,9 @@ class _SqliteSql(_Sql):
 
     def delete_unseen(self) -> int:
         count, _ = self._run(
-            "DELETE FROM {table} WHERE {entity_type} = %s AND {last_file_id} IS NOT %s",
-            [self.entity_type_id, self.token],
+            "DELETE FROM {table} WHERE {entity_type} = %s AND {connector_id} = %s "
+            "AND {last_file_id} IS NOT %s",
+            [self.entity_type_id, self.connector, self.token],
         )
         return count
 
@@ -1289,7 +1373,7 @@ def lock_entity_type(entity_type_id: int) -> datetime:
     """Lock the entity type for the caller's transaction, for all the files it writes (pass
     the result as IngestConfig.entity_locked_at); raises FileFailed if it no longer exists.
     Returns the time to give their records (on PostgreSQL, the transaction's)."""
-    config = IngestConfig(entity_type_id, IntegrationType.UPSERT, (), {}, Tolerance(), 0)
+    config = IngestConfig(entity_type_id, IntegrationType.UPSERT, (), {}, Tolerance(), 0, None)
     sql = _sql_for(config, timezone.now())
     sql.lock_entity_type()
     return sql.now

@@ -1,5 +1,5 @@
-"""Shared fixtures: named users (alice owns, bob shares, charlie has no access), a moto S3/STS
-server over HTTP, and buckets in it."""
+"""Shared fixtures: named users (alice owns and may write into every entity, bob shares through
+a group, charlie has no access), a moto S3/STS server over HTTP, and buckets in it."""
 
 import importlib
 import os
@@ -53,7 +53,16 @@ def builtin_entities(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def alice(db: Any) -> User:
-    return User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    """alice owns the connectors of the tests: she may write into, and delete from, every
+    entity type there is when she is made (an administrator gave her that access)."""
+    from entities.models import EntityAccess, EntityRight, EntityType
+
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    EntityAccess.objects.bulk_create(
+        EntityAccess(entity_type=entity_type, user=user, level=EntityRight.DELETE)
+        for entity_type in EntityType.objects.all()
+    )
+    return user
 
 
 @pytest.fixture

@@ -2,13 +2,23 @@
 provides; see connectors.sources)."""
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from connectors.models import INTEGRATION_TYPE_HELP, Connector, FileFormat, IntegrationType
+from connectors.models import (
+    DEFAULT_SYNC_DELETE_LIMIT_PERCENT,
+    DELETING_INTEGRATION_TYPES,
+    INTEGRATION_TYPE_HELP,
+    Connector,
+    FileFormat,
+    IntegrationType,
+)
+from connectors.selectors import entity_access_refusal
 from connectors.sources import source_choices
+from entities.access import writable_entity_types
 from entities.models import EntityCategory, EntityType
 
 TOLERANCE_RE = re.compile(r"^(\d{1,9})(%?)$")
@@ -22,34 +32,73 @@ DELIMITERS = [
 MAPPING_PREFIX = "map__"
 
 
-def grouped_entity_choices() -> list[tuple[str, list[tuple[int, str]]]]:
+def grouped_entity_choices(
+    entity_types: Iterable[EntityType],
+) -> list[tuple[str, list[tuple[int, str]]]]:
     groups: dict[str, list[tuple[int, str]]] = {label: [] for _, label in EntityCategory.choices}
     labels = dict(EntityCategory.choices)
-    for entity in EntityType.objects.order_by("name"):
+    for entity in sorted(entity_types, key=lambda e: e.name):
         groups[labels[entity.category]].append((entity.pk, entity.name))
     return [(label, items) for label, items in groups.items() if items]
 
 
-class EntitySelectionForm(forms.Form):
+class EntityAccessMixin:
+    """The forms of the steps that choose what the connector writes, and how: they know who
+    saves it (`actor`) and whose access its runs use (`owner`); see
+    connectors.selectors.entity_access_refusal."""
+
+    def set_people(self, actor: Any, owner: Any) -> None:
+        self.actor = actor
+        self.owner = owner if owner is not None else actor
+
+    def access_refusal(self, entity_type: EntityType, integration_type: str | None) -> str | None:
+        return entity_access_refusal(
+            owner=self.owner,
+            actor=self.actor,
+            entity_type=entity_type,
+            integration_type=integration_type,
+        )
+
+
+class EntitySelectionForm(EntityAccessMixin, forms.Form):
     entity = forms.TypedChoiceField(
         label="Entity",
         coerce=int,
-        help_text="The kind of record the files contain. Custom entities are defined by an "
-        "administrator.",
+        help_text="The kind of record the files contain. Only entities you may write into are "
+        "listed; an administrator gives access per entity.",
+        error_messages={
+            "invalid_choice": "Choose one of the listed entities (you may write into those only)."
+        },
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor: Any, owner: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["entity"].choices = [("", "Choose an entity…"), *grouped_entity_choices()]
+        self.set_people(actor, owner)
+        writable = self._writable()
+        self.no_entities = not writable
+        self.fields["entity"].choices = [
+            ("", "Choose an entity…"),
+            *grouped_entity_choices(writable),
+        ]
+
+    def _writable(self) -> list[EntityType]:
+        """The entity types both the acting user and the owner may write into."""
+        writable = writable_entity_types(self.actor)
+        if self.owner.pk != self.actor.pk:
+            writable = writable.filter(pk__in=writable_entity_types(self.owner).values("pk"))
+        return list(writable)
 
     def clean_entity(self) -> EntityType:
-        try:
-            return EntityType.objects.get(pk=self.cleaned_data["entity"])
-        except EntityType.DoesNotExist:
-            raise ValidationError("Choose one of the listed entities.") from None
+        entity_type = EntityType.objects.filter(pk=self.cleaned_data["entity"]).first()
+        if entity_type is None:
+            raise ValidationError("Choose one of the listed entities.")
+        refusal = self.access_refusal(entity_type, None)
+        if refusal is not None:
+            raise ValidationError(refusal)
+        return entity_type
 
 
-class EntitySettingsForm(forms.Form):
+class EntitySettingsForm(EntityAccessMixin, forms.Form):
     integration_type = forms.ChoiceField(
         label="Integration Type",
         choices=IntegrationType.choices,
@@ -80,6 +129,16 @@ class EntitySettingsForm(forms.Form):
         help_text="0: any invalid row fails the whole file and nothing from it is written. "
         "A number (e.g. 10) or a percentage (e.g. 2%) lets good rows through and reports the bad.",
     )
+    sync_delete_limit_percent = forms.IntegerField(
+        label="Sync deletion limit (%)",
+        min_value=0,
+        max_value=100,
+        initial=DEFAULT_SYNC_DELETE_LIMIT_PERCENT,
+        required=False,
+        help_text="Sync fails a file that would remove more than this share of the records this "
+        "connector wrote (the run says how many it would have removed), and nothing from the "
+        "file is written: a truncated or wrong file cannot wipe the entity. 100: no limit.",
+    )
     schedule_active = forms.BooleanField(
         label="Run on a schedule",
         required=False,
@@ -90,8 +149,16 @@ class EntitySettingsForm(forms.Form):
         label="Poll every (minutes)", min_value=1, max_value=10080, initial=30
     )
 
-    def __init__(self, *args: Any, entity_type: EntityType | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        entity_type: EntityType | None = None,
+        actor: Any,
+        owner: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.set_people(actor, owner)
         self.entity_type = entity_type
         self.integration_help = [
             (value, label, INTEGRATION_TYPE_HELP[IntegrationType(value)])
@@ -142,8 +209,35 @@ class EntitySettingsForm(forms.Form):
             raise ValidationError("A percentage cannot be more than 100%.")
         return value
 
+    def clean_integration_type(self) -> str:
+        integration_type = self.cleaned_data["integration_type"]
+        if integration_type in DELETING_INTEGRATION_TYPES and self.entity_type is not None:
+            refusal = self.access_refusal(self.entity_type, integration_type)
+            if refusal is not None:
+                raise ValidationError(refusal)
+        return integration_type
+
+    def _clean_sync_delete_limit(self, cleaned: dict[str, Any]) -> None:
+        """Asked for Sync only (the page hides it otherwise): then it is required; for other
+        Integration Types the value shown (the saved one, or the default) is kept."""
+        if cleaned.get("sync_delete_limit_percent") is not None or self.has_error(
+            "sync_delete_limit_percent"
+        ):
+            return
+        if cleaned.get("integration_type") in DELETING_INTEGRATION_TYPES:
+            self.add_error(
+                "sync_delete_limit_percent",
+                "Enter the deletion limit: a percentage from 0 to 100 (100: no limit).",
+            )
+            return
+        kept = self.initial.get("sync_delete_limit_percent")
+        cleaned["sync_delete_limit_percent"] = (
+            DEFAULT_SYNC_DELETE_LIMIT_PERCENT if kept is None else kept
+        )
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        self._clean_sync_delete_limit(cleaned)
         if cleaned.get("file_format") == FileFormat.CSV and not cleaned.get("csv_delimiter"):
             self.add_error("csv_delimiter", "Choose the CSV Delimiter.")
         if cleaned.get("file_format") != FileFormat.CSV:

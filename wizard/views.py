@@ -13,7 +13,15 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from formtools.wizard.views import SessionWizardView
 
 from connectors import services
-from connectors.models import AccessLevel, Connector, FileFormat, IntegrationType, new_external_id
+from connectors.models import (
+    DELETING_INTEGRATION_TYPES,
+    AccessLevel,
+    Connector,
+    FileFormat,
+    IntegrationType,
+    new_external_id,
+    sync_limit_text,
+)
 from connectors.selectors import get_connector_for
 from connectors.sources import get_source
 from connectors.sources.base import Source
@@ -99,12 +107,17 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             return self._source().form_kwargs(self.connector).get("stored_secret", "")
         return ""
 
+    def _owner(self) -> Any:
+        return self.connector.owner if self.connector else self.request.user
+
     def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
+        people = {"actor": self.request.user, "owner": self._owner()}
+        if step == "entity":
+            return people
         if step == "entity_settings":
-            return {"entity_type": self._entity_type()}
+            return {"entity_type": self._entity_type(), **people}
         if step == "source":
-            owner = self.connector.owner if self.connector else self.request.user
-            return {"owner": owner, "connector": self.connector}
+            return {"owner": self._owner(), "connector": self.connector}
         if step == SOURCE_SETTINGS:
             return {"stored_secret": self._stored_secret(), "external_id": self._external_id()}
         return {}
@@ -266,8 +279,12 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
         entity_rows += [
             ("Source File Prefix / pattern", settings.get("file_pattern") or "(every file)"),
             ("Bad rows allowed per file", settings.get("error_tolerance", "0")),
-            ("Schedule", schedule),
         ]
+        if settings.get("integration_type") in DELETING_INTEGRATION_TYPES:
+            entity_rows.append(
+                ("Sync deletion limit", sync_limit_text(settings.get("sync_delete_limit_percent")))
+            )
+        entity_rows.append(("Schedule", schedule))
         mapping = settings.get("field_mapping", {})
         return [
             {
@@ -295,16 +312,22 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
     def done(
         self, form_list: Any, form_dict: dict[str, Form], **kwargs: Any
     ) -> HttpResponseRedirect:
-        owner = self.connector.owner if self.connector else self.request.user
-        connector = services.save_connector(
-            owner=owner,
-            connector=self.connector,
-            entity_type=form_dict["entity"].cleaned_data["entity"],
-            entity_settings=form_dict["entity_settings"].cleaned_data,
-            source=form_dict["source"].cleaned_data,
-            source_settings=form_dict[SOURCE_SETTINGS].cleaned_data,
-            external_id=self._external_id(),
-        )
+        # The steps' forms checked the access already (formtools validates them all again just
+        # before this); the service checks it once more, for access revoked in between.
+        try:
+            connector = services.save_connector(
+                owner=self._owner(),
+                actor=self.request.user,
+                connector=self.connector,
+                entity_type=form_dict["entity"].cleaned_data["entity"],
+                entity_settings=form_dict["entity_settings"].cleaned_data,
+                source=form_dict["source"].cleaned_data,
+                source_settings=form_dict[SOURCE_SETTINGS].cleaned_data,
+                external_id=self._external_id(),
+            )
+        except services.EntityAccessDenied as exc:
+            messages.error(self.request, f"Nothing was saved: {exc}")
+            return redirect(self.connector or "connectors:list")
         verb = "updated" if self.connector else "created"
         messages.success(self.request, f"Connector {connector.name!r} {verb}.")
         return redirect(connector)

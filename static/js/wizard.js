@@ -1,5 +1,5 @@
-// Show only the fields that apply: the chosen Authentication Type's, and the CSV delimiter
-// for CSV files. The server applies the same rules, so this is convenience, not enforcement.
+// Show only the fields that apply: the chosen Authentication Type's, the CSV delimiter for
+// CSV files, and the deletion limit for Sync. The server applies the same rules, so this is convenience, not enforcement.
 (function () {
   "use strict";
   function sync(name, attr) {
@@ -23,5 +23,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     bind("source_settings-auth_type", "data-auth-for");
     bind("entity_settings-file_format", "data-show-when-format");
+    bind("entity_settings-integration_type", "data-show-when-integration");
   });
 })();

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import User
 from django.test import Client
 
-from entities.models import EntityType
+from entities.models import EntityAccess, EntityRight, EntityType
 from tests.support.factories import SECRET, make_connector
 
 
@@ -44,6 +44,10 @@ def test_custom_entities_need_exactly_one_unique_identifier(db) -> None:
         "fields-1-name": "points",
         "fields-1-field_type": "integer",
         "fields-1-position": "1",
+        "access-TOTAL_FORMS": "0",
+        "access-INITIAL_FORMS": "0",
+        "access-MIN_NUM_FORMS": "0",
+        "access-MAX_NUM_FORMS": "1000",
     }
     response = client.post("/admin/entities/entitytype/add/", form)
     assert "Mark exactly one field as the unique identifier." in response.content.decode()
@@ -55,7 +59,8 @@ def test_custom_entities_need_exactly_one_unique_identifier(db) -> None:
 
 
 def test_custom_entities_appear_in_the_wizard(db, alice) -> None:
-    EntityType.objects.create(name="Loyalty Card", category="custom")
+    card = EntityType.objects.create(name="Loyalty Card", category="custom")
+    EntityAccess.objects.create(entity_type=card, user=alice, level=EntityRight.WRITE)
     client = Client()
     client.force_login(alice)
     page = client.get("/connectors/new/").content.decode()

@@ -7,7 +7,7 @@ from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
 from connectors.models import AccessLevel, Connector
-from tests.support.factories import make_connector
+from tests.support.factories import grant, make_connector
 
 ENDPOINT = ""
 
@@ -50,6 +50,7 @@ def test_anonymous_users_are_sent_to_sign_in(db, connector) -> None:
 
 
 def test_the_list_shows_only_visible_connectors(alice, bob, charlie, team, connector) -> None:
+    grant(user=charlie)  # to own a connector of his own
     make_connector(charlie, bucket="other-data", endpoint=ENDPOINT, name="Charlie's")
     assert "Profiles" in signed_in(alice).get("/connectors/").content.decode()
     assert "Charlie" not in signed_in(alice).get("/connectors/").content.decode()

@@ -13,7 +13,7 @@ from entities.models import EntityField, EntityType, Record
 from entities.validation import FieldSpec
 from ingest.parsers import BadRow, iter_rows
 from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowError, Tolerance
-from ingest.writer import TooManyBadRows, write_file
+from ingest.writer import SyncLimitExceeded, TooManyBadRows, write_file
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,10 @@ def config_for(
     token: int = 1,
     tolerance: str = "0",
     mapping: dict[str, str] | None = None,
+    connector: int = 1,
+    delete_limit: int = 100,
 ) -> IngestConfig:
+    """A file's config; its records are written by `connector` (the same one unless told)."""
     fields = tuple(FieldSpec.from_field(field) for field in entity.fields.all())
     return IngestConfig(
         entity_type_id=entity.pk,
@@ -44,6 +47,8 @@ def config_for(
         mapping=mapping if mapping is not None else {f.name: f.name for f in fields},
         tolerance=Tolerance.parse(tolerance),
         file_token=token,
+        connector_id=connector,
+        delete_limit_percent=delete_limit,
     )
 
 
@@ -272,6 +277,140 @@ def test_sync_keeps_the_record_of_a_ragged_row(profile) -> None:
     )
     assert outcome.errors == [RowError(2, "", "expected 7 fields, found 8")]
     assert ids(profile) == ["p2", "p3"]
+
+
+# --- the connector that wrote a record: Sync removes only its own ---------------------------
+
+
+def rows_of(prefix: str, numbers: range, first_name: str = "First") -> str:
+    return "".join(f"{prefix}{n},{first_name},Row,{prefix}{n}@example.com,,,{n}\n" for n in numbers)
+
+
+def writers(entity: EntityType) -> dict[str, int | None]:
+    return dict(
+        Record.objects.filter(entity_type=entity).values_list("external_id", "connector_id")
+    )
+
+
+@pytest.mark.parametrize("integration_type", ["insert", "update", "upsert", "patch", "sync"])
+def test_every_write_records_the_connector_that_wrote_it_last(profile, integration_type) -> None:
+    seed(profile)  # p1 and p2, written by connector 1
+    config = config_for(profile, integration_type, token=2, connector=7)
+    write_csv(HEADER + ALAN + GRACE, config)
+    expected = {
+        "insert": {"p1": 1, "p2": 1, "p3": 7},  # p2 exists: skipped, still connector 1's
+        "update": {"p1": 1, "p2": 7},
+        "upsert": {"p1": 1, "p2": 7, "p3": 7},
+        "patch": {"p1": 1, "p2": 7, "p3": 7},
+        "sync": {"p1": 1, "p2": 7, "p3": 7},  # p1 is connector 1's: not connector 7's to remove
+    }[integration_type]
+    assert writers(profile) == expected
+
+
+@pytest.mark.parametrize("integration_type", ["upsert", "sync"])
+def test_records_copied_and_written_in_the_background_record_their_connector(
+    profile, integration_type
+) -> None:
+    """On PostgreSQL: new records by COPY, then batches upserted by the background writer."""
+    write_csv(HEADER + rows_of("n", range(300)), config_for(profile, connector=3), batch_size=100)
+    assert set(writers(profile).values()) == {3}
+    config = config_for(profile, integration_type, token=2, connector=4)
+    write_csv(HEADER + rows_of("n", range(250, 550)), config, batch_size=100)
+    # Sync too: the records connector 3 wrote are not connector 4's to remove.
+    expected = {f"n{n}": 3 for n in range(250)} | {f"n{n}": 4 for n in range(250, 550)}
+    assert writers(profile) == expected
+
+
+def test_sync_removes_only_the_records_its_own_connector_wrote(profile) -> None:
+    """The attack of issue 12: charlie's Sync connector with a one-row file must not remove the
+    records alice's connector wrote."""
+    alices, charlies = 1, 2
+    write_csv(HEADER + ADA + ALAN, config_for(profile, token=10, connector=alices))
+    write_csv(HEADER + GRACE, config_for(profile, "sync", token=11, connector=charlies))
+    assert ids(profile) == ["p1", "p2", "p3"]
+    outcome = write_csv(
+        HEADER + "p4,Kat,Johnson,,,,\n", config_for(profile, "sync", token=12, connector=charlies)
+    )
+    assert outcome.deleted == 1  # p3, which charlie's connector wrote
+    assert writers(profile) == {"p1": alices, "p2": alices, "p4": charlies}
+
+
+def test_a_record_another_connector_wrote_since_is_no_longer_the_syncs_to_remove(profile) -> None:
+    write_csv(HEADER + ADA + ALAN, config_for(profile, "sync", token=10, connector=1))
+    write_csv(HEADER + ALAN, config_for(profile, token=11, connector=2))  # p2 is connector 2's now
+    outcome = write_csv(HEADER + GRACE, config_for(profile, "sync", token=12, connector=1))
+    assert outcome.deleted == 1
+    assert writers(profile) == {"p2": 2, "p3": 1}
+
+
+# --- Sync's deletion limit ------------------------------------------------------------------
+
+
+def seed_thousand(entity: EntityType, connector: int = 1) -> None:
+    write_csv(HEADER + rows_of("s", range(1000)), config_for(entity, token=90, connector=connector))
+
+
+def test_sync_refuses_a_file_that_would_remove_more_than_its_limit(profile) -> None:
+    seed_thousand(profile)
+    config = config_for(profile, "sync", token=91, connector=1, delete_limit=10)
+    with pytest.raises(SyncLimitExceeded) as caught, transaction.atomic():
+        write_csv(HEADER + rows_of("s", range(1), first_name="Changed"), config)
+    assert str(caught.value) == (
+        "Sync would remove 999 of the 1,000 records this connector wrote (99.9%), more than "
+        "its limit of 10%; nothing from this file was written"
+    )
+    assert caught.value.wrote_records  # the caller's rollback undoes the file
+    assert Record.objects.filter(entity_type=profile).count() == 1000
+    assert data_of("s0")["first_name"] == "First"
+
+
+def test_sync_within_its_limit_removes_what_the_file_does_not_hold(profile) -> None:
+    seed_thousand(profile)
+    config = config_for(profile, "sync", token=91, connector=1, delete_limit=10)
+    outcome = write_csv(HEADER + rows_of("s", range(100, 1000)), config)  # removes exactly 10%
+    assert (outcome.updated, outcome.deleted) == (900, 100)
+    assert Record.objects.filter(entity_type=profile).count() == 900
+
+
+def test_one_record_over_the_limit_is_refused(profile) -> None:
+    seed_thousand(profile)
+    config = config_for(profile, "sync", token=91, connector=1, delete_limit=10)
+    refused = pytest.raises(SyncLimitExceeded, match=r"remove 101 of the 1,000 .* \(10.1%\)")
+    with refused, transaction.atomic():
+        write_csv(HEADER + rows_of("s", range(101, 1000)), config)
+    assert Record.objects.filter(entity_type=profile).count() == 1000
+
+
+def test_a_limit_of_100_percent_lets_sync_remove_everything_else(profile) -> None:
+    seed_thousand(profile)
+    config = config_for(profile, "sync", token=91, connector=1, delete_limit=100)
+    outcome = write_csv(HEADER + rows_of("s", range(1)), config)
+    assert outcome.deleted == 999
+    assert ids(profile) == ["s0"]
+
+
+def test_the_limit_counts_only_the_records_of_the_syncing_connector(profile) -> None:
+    seed_thousand(profile, connector=1)
+    write_csv(HEADER + rows_of("t", range(10)), config_for(profile, token=92, connector=2))
+    within = config_for(profile, "sync", token=93, connector=2, delete_limit=10)
+    assert write_csv(HEADER + rows_of("t", range(1, 10)), within).deleted == 1
+    beyond = config_for(profile, "sync", token=94, connector=2, delete_limit=10)
+    refused = pytest.raises(SyncLimitExceeded, match="remove 2 of the 9 records")
+    with refused, transaction.atomic():
+        write_csv(HEADER + rows_of("t", range(3, 10)), beyond)
+    assert Record.objects.filter(entity_type=profile).count() == 1009
+
+
+def test_a_file_of_many_batches_over_the_limit_is_undone_whole(profile) -> None:
+    """On PostgreSQL its batches were written by the background writer before the deletion."""
+    seed_thousand(profile)
+    config = config_for(profile, "sync", token=91, connector=1, delete_limit=50)
+    rows = HEADER + rows_of("s", range(300), first_name="Changed") + rows_of("new", range(5))
+    refused = pytest.raises(SyncLimitExceeded, match=r"remove 700 of the 1,000 records .* \(70%\)")
+    with refused, transaction.atomic():
+        write_csv(rows, config, batch_size=100)
+    assert Record.objects.filter(entity_type=profile).count() == 1000
+    assert data_of("s5")["first_name"] == "First"
 
 
 # --- duplicates within a file ---------------------------------------------------------------

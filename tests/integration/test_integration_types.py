@@ -41,10 +41,12 @@ EXPECTED = {
 }
 
 
-def seed_records() -> None:
+def seed_records(connector_id: int) -> None:
+    """p1 and p2, last written by the connector (Sync removes only its own connector's)."""
     profile = EntityType.objects.get(name="Profile")
     Record.objects.create(
         entity_type=profile,
+        connector_id=connector_id,
         external_id="p1",
         data={
             "profile_id": "p1",
@@ -54,7 +56,10 @@ def seed_records() -> None:
         },
     )
     Record.objects.create(
-        entity_type=profile, external_id="p2", data={"profile_id": "p2", "first_name": "Alan"}
+        entity_type=profile,
+        connector_id=connector_id,
+        external_id="p2",
+        data={"profile_id": "p2", "first_name": "Alan"},
     )
 
 
@@ -74,7 +79,6 @@ def test_each_integration_type_does_what_it_says(
     s3_client: Any,
     integration_type: str,
 ) -> None:
-    seed_records()
     mapping = {
         "profile_id": "profile_id",
         "first_name": "first_name",
@@ -89,7 +93,9 @@ def test_each_integration_type_does_what_it_says(
         endpoint=s3_endpoint,
         mapping=mapping,
         integration_type=integration_type,
+        sync_delete_limit_percent=100,  # Sync removes 1 of 2 records, above the default 10%
     )
+    seed_records(connector.pk)
     put(
         s3_client,
         bucket,

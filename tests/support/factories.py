@@ -3,8 +3,8 @@
 from typing import Any
 
 from connectors import crypto, services
-from connectors.models import Connector
-from entities.models import EntityType
+from connectors.models import DEFAULT_SYNC_DELETE_LIMIT_PERCENT, Connector
+from entities.models import EntityAccess, EntityRight, EntityType
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 PROFILE_FIELDS = (
@@ -33,6 +33,7 @@ def make_connector(
     error_tolerance: str = "0",
     entity: str = "Profile",
     mapping: dict[str, str] | None = None,
+    sync_delete_limit_percent: int = DEFAULT_SYNC_DELETE_LIMIT_PERCENT,
 ) -> Connector:
     entity_type = EntityType.objects.get(name=entity)
     if mapping is None:
@@ -48,6 +49,7 @@ def make_connector(
             "file_pattern": file_pattern,
             "field_mapping": mapping,
             "error_tolerance": error_tolerance,
+            "sync_delete_limit_percent": sync_delete_limit_percent,
             "schedule_active": False,
             "poll_interval_minutes": 30,
         },
@@ -65,6 +67,19 @@ def make_connector(
             "failed_path": failed_path,
         },
     )
+
+
+def grant(
+    *, user: Any = None, group: Any = None, entity: str = "Profile", level: int = EntityRight.WRITE
+) -> EntityAccess:
+    """Give a user or a group access to an entity type (as an administrator does in admin)."""
+    access, _ = EntityAccess.objects.update_or_create(
+        entity_type=EntityType.objects.get(name=entity),
+        user=user,
+        group=group,
+        defaults={"level": level},
+    )
+    return access
 
 
 GOOD_CSV = (
