@@ -76,9 +76,9 @@ def test_an_editor_needs_the_access_as_well_as_the_owner(alice, bob) -> None:
 
 
 def admin_client() -> Client:
-    User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    root = User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
     client = Client()
-    client.login(username="root", password="pw-for-tests-only")
+    client.force_login(root)
     return client
 
 

@@ -44,9 +44,9 @@ def test_the_run_now_button_says_why_it_was_refused(alice, connector) -> None:
 
 def test_the_admin_run_now_action_says_why_it_was_refused(alice, connector) -> None:
     revoke(alice)
-    User.objects.create_superuser("root", "", "pw-for-tests-only")
+    root = User.objects.create_superuser("root", "", "pw-for-tests-only")
     client = Client()
-    client.login(username="root", password="pw-for-tests-only")
+    client.force_login(root)
     response = client.post(
         "/admin/connectors/connector/",
         {"action": "run_now", "_selected_action": [connector.pk]},

@@ -34,7 +34,7 @@ from connectors.preflight import run_checks
 from connectors.sources.s3 import S3SettingsForm, _params_from, params_for_connector
 from ingest import services
 from tests.reliability.figures import record
-from tests.support.factories import GOOD_CSV, make_connector, put
+from tests.support.factories import GOOD_CSV, grant, make_connector, put
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
@@ -94,6 +94,7 @@ def connector(alice: Any, bucket: str, s3_endpoint: str) -> Connector:
 @pytest.fixture
 def bob_edits(bob: Any, team: Any, connector: Connector) -> Client:
     ConnectorShare.objects.create(connector=connector, group=team, access=AccessLevel.EDIT)
+    grant(group=team)  # editors need write access to the entity too
     client = Client(raise_request_exception=False)
     client.force_login(bob)
     return client
