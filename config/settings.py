@@ -231,8 +231,13 @@ if S3_CONDITIONAL_WRITES not in {"auto", "off"}:
     raise ImproperlyConfigured(
         f"S3_CONDITIONAL_WRITES must be auto or off, not {S3_CONDITIONAL_WRITES!r}."
     )
-# A gzip file may not decompress to more than this (protects against gzip bombs).
+# A gzip file may decompress to at most INGEST_DECOMPRESSION_RATIO times its compressed size,
+# and at least INGEST_DECOMPRESSION_FLOOR_BYTES, never more than INGEST_MAX_DECOMPRESSED_BYTES
+# (a gzip bomb of blank lines is about 1,000 times its size; data rarely over 20). Ratio 0:
+# only the absolute limit.
 INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=20 * 1024**3)
+INGEST_DECOMPRESSION_RATIO = env.int("INGEST_DECOMPRESSION_RATIO", default=100)
+INGEST_DECOMPRESSION_FLOOR_BYTES = env.int("INGEST_DECOMPRESSION_FLOOR_BYTES", default=64 * 1024**2)
 # Small files are processed together, up to this many (and bytes) per task: read at once, then
 # ingested in one transaction. Each batch lists its destination once (BENCHMARKS.md).
 INGEST_BATCH_FILES = env.int("INGEST_BATCH_FILES", default=50)

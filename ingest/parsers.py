@@ -15,6 +15,7 @@ import itertools
 import json
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +29,11 @@ MAX_LINE_CHARS = 2 * MAX_FIELD_CHARS  # also the largest JSON array element
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_WBITS = 47  # zlib: detect a gzip or zlib header automatically
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+# Stretches of at least this many blank lines are stepped over at once rather than line by
+# line: a file of blank lines (a gzip of them is a thousand times smaller) is then read about
+# as fast as it decompresses.
+MIN_BLANK_STRETCH = 16
 
 csv.field_size_limit(MAX_FIELD_CHARS)
 
@@ -50,6 +56,31 @@ class BadRow:
 
 
 Row = ParsedRow | BadRow
+
+
+@dataclass(frozen=True)
+class DecompressionLimit:
+    """The most bytes a gzip file may decompress to, and why in words (shown if it does)."""
+
+    max_bytes: int
+    why: str = "the most Loadbay reads from one file"
+
+    @classmethod
+    def for_file(
+        cls, compressed_bytes: int, *, ratio: int, floor: int, ceiling: int
+    ) -> "DecompressionLimit":
+        """`ratio` times the file's compressed size, at least `floor`, at most `ceiling`
+        (ratio 0: the ceiling). A gzip bomb is far more compressed than any data."""
+        by_size = max(floor, ratio * compressed_bytes)
+        if not ratio or by_size >= ceiling:
+            return cls(ceiling)
+        return cls(
+            by_size,
+            f"the most Loadbay reads from a gzip file of {compressed_bytes:,} bytes: it reads "
+            f"at most {ratio} times a file's compressed size (and at least {floor:,} bytes), "
+            "so that a gzip bomb cannot hold up a worker. A file this compressible is rare; "
+            "an administrator can raise INGEST_DECOMPRESSION_RATIO",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +120,7 @@ def iter_rows(
     file_format: str,
     delimiter: str = ",",
     key: str = "",
-    max_decompressed_bytes: int = 10 * 1024**3,
+    decompression_limit: DecompressionLimit = DecompressionLimit(10 * 1024**3),
     plain_blocks: bool = False,
 ) -> Iterator[Any]:
     """The file's rows, in order. `stream` is read in chunks and never whole. With
@@ -103,7 +134,7 @@ def iter_rows(
         _check_delimiter(delimiter)
     elif file_format not in ("json", "ndjson"):
         raise FileFailed(f"unsupported file format {file_format!r}")
-    items = _rows(stream, file_format, delimiter, key, max_decompressed_bytes)
+    items = _rows(stream, file_format, delimiter, key, decompression_limit)
     return items if plain_blocks else _expanded(items)
 
 
@@ -116,14 +147,14 @@ def _expanded(items: Iterator[Row | PlainBlock]) -> Iterator[Row]:
 
 
 def _rows(
-    stream: BinaryReader, file_format: str, delimiter: str, key: str, limit: int
+    stream: BinaryReader, file_format: str, delimiter: str, key: str, limit: DecompressionLimit
 ) -> Iterator[Row | PlainBlock]:
     data = _maybe_gunzipped(_read_chunks(stream), key=key, limit=limit)
     text = _decoded(data)
     if file_format == "json":
         yield from _json_array_rows(text)
     elif file_format == "ndjson":
-        yield from _ndjson_rows(_physical_lines(text))
+        yield from _ndjson_rows(_line_runs(text))
     else:
         yield from _csv_items(_line_runs(text), delimiter)
 
@@ -154,7 +185,9 @@ def _first_bytes(chunks: Iterator[bytes], at_least: int) -> tuple[bytes, Iterato
     return head, chunks
 
 
-def _maybe_gunzipped(chunks: Iterator[bytes], *, key: str, limit: int) -> Iterator[bytes]:
+def _maybe_gunzipped(
+    chunks: Iterator[bytes], *, key: str, limit: DecompressionLimit
+) -> Iterator[bytes]:
     head, rest = _first_bytes(chunks, len(GZIP_MAGIC))
     if not head:
         raise FileFailed("the file is empty")
@@ -164,7 +197,7 @@ def _maybe_gunzipped(chunks: Iterator[bytes], *, key: str, limit: int) -> Iterat
     return chunks
 
 
-def _gunzip(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+def _gunzip(chunks: Iterable[bytes], limit: DecompressionLimit) -> Iterator[bytes]:
     """Decompressed bytes, at most CHUNK_BYTES at a time (one small chunk of a gzip bomb can
     expand to gigabytes); concatenated gzip members are read one after another."""
     inflater = zlib.decompressobj(wbits=GZIP_WBITS)
@@ -178,10 +211,9 @@ def _gunzip(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
                 inflater = zlib.decompressobj(wbits=GZIP_WBITS)
             output = _inflate(inflater, pending)
             produced += len(output)
-            if produced > limit:
+            if produced > limit.max_bytes:
                 raise FileFailed(
-                    f"the file decompresses to more than {limit:,} bytes, "
-                    "the most Loadbay reads from one file"
+                    f"the file decompresses to more than {limit.max_bytes:,} bytes, {limit.why}"
                 )
             if output:
                 yield output
@@ -309,10 +341,24 @@ def _lines_of(run: str) -> list[str]:
     return lines
 
 
-def _physical_lines(texts: Iterable[str]) -> Iterator[str]:
-    """The text's lines with their endings, as open(newline='') gives them."""
-    for run in _line_runs(texts):
-        yield from _lines_of(run)
+_BLANKS = "\n" * MIN_BLANK_STRETCH
+_NEWLINES = re.compile("\n+")
+
+
+def _blank_stretches(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each stretch of MIN_BLANK_STRETCH or more blank lines in `text`, which
+    starts at the start of a line and ends its lines with \n only: text[start:end] is the
+    stretch's line endings. Found with str.find and one regex match each, at C speed."""
+    at = 0  # the start of a line that is not blank (or the text's end)
+    while True:
+        if text.startswith(_BLANKS, at):
+            start = at
+        else:
+            start = text.find("\n" + _BLANKS, at) + 1  # the end of a line, then the stretch
+            if not start:
+                return
+        at = _NEWLINES.match(text, start).end()  # type: ignore[union-attr]
+        yield start, at
 
 
 # --- CSV and TSV ----------------------------------------------------------------------------
@@ -354,6 +400,27 @@ class _LineFeed:
     def load(self, run: str) -> None:
         self._lines, self._next = _lines_of(run), 0
 
+    def skip_buffered_blank_lines(self) -> None:
+        """Step over the blank lines at the feed's position, which must be between rows (a
+        blank line there is no row, and csv.reader would read them one by one)."""
+        lines, at = self._lines, self._next
+        while at < len(lines) and lines[at] in _LINE_ENDINGS:
+            at += 1
+        self.consumed += at - self._next
+        self._next = at
+
+    def skip_blank_lines(self) -> None:
+        """The same, going on into the next runs; a run of blank lines is skipped whole."""
+        self.skip_buffered_blank_lines()
+        while not self.buffered:
+            run = self.next_run()
+            if run is None:
+                return
+            rest = run.lstrip("\r\n")
+            self.consumed += _line_count(run[: len(run) - len(rest)])
+            if rest:
+                self.load(rest)
+
     def take_buffered(self) -> str:
         """The buffered lines as one run (they are taken off the feed)."""
         run = "".join(self._lines[self._next :])
@@ -373,11 +440,14 @@ def _csv_items(runs: Iterator[str], delimiter: str) -> Iterator[Row | PlainBlock
             return
         plain, rest = _plain_part(run)
         if plain:
-            yield _plain_block(plain, feed, header, delimiter)
+            yield from _plain_blocks(plain, feed, header, delimiter)
         if not rest:
             continue
         feed.load(rest)
         while feed.buffered:  # a row at a time, until the run's lines are read
+            feed.skip_buffered_blank_lines()
+            if not feed.buffered:
+                break
             start = feed.consumed + 1
             try:
                 fields = next(reader)
@@ -406,11 +476,27 @@ def _plain_part(run: str) -> tuple[str, str]:
 
 
 _LONE_CR = re.compile("\r(?!\n)")
+_LINE_ENDINGS = frozenset(("\n", "\r\n", "\r"))
+
+
+def _plain_blocks(
+    run: str, feed: _LineFeed, header: tuple[str, ...], delimiter: str
+) -> Iterator[PlainBlock]:
+    """The run's PlainBlocks; long stretches of blank lines between them are only counted."""
+    if "\r" in run:
+        run = run.replace("\r\n", "\n")
+    at = 0
+    for start, end in _blank_stretches(run):
+        if start > at:
+            yield _plain_block(run[at:start], feed, header, delimiter)
+        feed.consumed += end - start
+        at = end
+    if at < len(run):
+        yield _plain_block(run[at:] if at else run, feed, header, delimiter)
 
 
 def _plain_block(run: str, feed: _LineFeed, header: tuple[str, ...], delimiter: str) -> PlainBlock:
-    if "\r" in run:
-        run = run.replace("\r\n", "\n")
+    """A block of `run`'s lines, which end with \n only."""
     lines = run.split("\n")
     if not lines[-1]:
         lines.pop()  # the run ends with a line ending
@@ -443,6 +529,7 @@ def _csv_row(line: int, header: tuple[str, ...], fields: list[str]) -> Row:
 def _csv_header(reader: Any, feed: _LineFeed) -> tuple[str, ...]:
     fields: list[str] = []
     while not fields:
+        feed.skip_blank_lines()
         start = feed.consumed + 1
         try:
             fields = next(reader)
@@ -457,7 +544,7 @@ def _csv_header(reader: Any, feed: _LineFeed) -> tuple[str, ...]:
             raise FileFailed(
                 f"column {position} of the header row has no name; every column needs one"
             )
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
         listed = ", ".join(repr(name) for name in repeated)
         raise FileFailed(
@@ -493,8 +580,22 @@ def _malformed_csv_row(exc: csv.Error, start: int) -> BadRow:
 _DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
-def _ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
-    for number, line in enumerate(lines, start=1):
+def _ndjson_rows(runs: Iterable[str]) -> Iterator[Row]:
+    """Rows of the runs' lines; long stretches of blank lines are only counted."""
+    done = 0  # lines before the piece being read
+    for run in runs:
+        if "\r" in run:
+            run = run.replace("\r\n", "\n")
+        at = 0
+        for start, end in (*_blank_stretches(run), (len(run), len(run))):
+            lines = _lines_of(run[at:start]) if start > at else []
+            yield from _ndjson_lines(lines, first=done + 1)
+            done += len(lines) + end - start
+            at = end
+
+
+def _ndjson_lines(lines: list[str], *, first: int) -> Iterator[Row]:
+    for number, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         try:

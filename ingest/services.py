@@ -38,6 +38,7 @@ from ingest.models import (
     SourceFile,
 )
 from ingest.models import RowError as RowErrorModel
+from ingest.parsers import DecompressionLimit
 from ingest.types import FileFailed, IngestConfig, Tolerance
 from ingest.types import FileOutcome as WriteOutcome
 
@@ -582,12 +583,22 @@ def _write_rows(body: Any, source_file: SourceFile, config: IngestConfig) -> Wri
         file_format=connector.file_format,
         delimiter=connector.csv_delimiter,
         key=source_file.key,
-        max_decompressed_bytes=settings.INGEST_MAX_DECOMPRESSED_BYTES,
+        decompression_limit=decompression_limit(source_file.size),
         plain_blocks=True,
     )
     if settings.INGEST_FAULT_POINT:
         rows = _with_fault_point(rows)
     return write_file(rows, replace(config, file_token=source_file.pk))
+
+
+def decompression_limit(compressed_bytes: int) -> DecompressionLimit:
+    """How far a gzip file of this size (as listed) may decompress (README: gzip files)."""
+    return DecompressionLimit.for_file(
+        compressed_bytes,
+        ratio=settings.INGEST_DECOMPRESSION_RATIO,
+        floor=settings.INGEST_DECOMPRESSION_FLOOR_BYTES,
+        ceiling=settings.INGEST_MAX_DECOMPRESSED_BYTES,
+    )
 
 
 def _set_result(source_file: SourceFile, outcome: WriteOutcome, failure: str | None) -> None:
