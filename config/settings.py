@@ -247,6 +247,14 @@ INGEST_S3_THREADS = env.int("INGEST_S3_THREADS", default=8)
 # A listing run renews its connector's lock on every page of keys; if the run dies, the lock
 # lapses after this many seconds and the next run takes over.
 INGEST_LOCK_SECONDS = env.int("INGEST_LOCK_SECONDS", default=120)
-# Test-only fault injection (tests/reliability): the process kills itself at this point.
+# Test-only fault injection (tests/reliability, ingest.faults): at this point the process
+# kills itself, or raises an exception nothing expects (action "raise"), in every file or in
+# those whose key contains INGEST_FAULT_KEY.
 INGEST_FAULT_POINT = env.str("INGEST_FAULT_POINT", default="")
+INGEST_FAULT_ACTION = env.str("INGEST_FAULT_ACTION", default="kill")
+if INGEST_FAULT_ACTION not in {"kill", "raise"}:
+    raise ImproperlyConfigured(
+        f"INGEST_FAULT_ACTION must be kill or raise, not {INGEST_FAULT_ACTION!r}."
+    )
+INGEST_FAULT_KEY = env.str("INGEST_FAULT_KEY", default="")
 INGEST_FAULT_MARKER = env.str("INGEST_FAULT_MARKER", default="")

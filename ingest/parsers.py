@@ -14,6 +14,7 @@ import csv
 import itertools
 import json
 import re
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -603,10 +604,23 @@ def _ndjson_lines(lines: list[str], *, first: int) -> Iterator[Row]:
         except json.JSONDecodeError as exc:
             yield BadRow(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
+        except RecursionError:
+            yield BadRow(number, f"the line {_too_deep()}")
+            continue
         if isinstance(value, dict):
             yield ParsedRow(number, value)
         else:
             yield BadRow(number, f"the line holds {_describe(value)}, not a JSON object")
+
+
+def _too_deep() -> str:
+    # The decoder recurses once per level, up to the interpreter's limit (less what the
+    # stack holds already): the depth it gave up at is about, not exactly, this.
+    return (
+        "nests arrays or objects too deeply to be read (more than about "
+        f"{sys.getrecursionlimit():,} levels inside one another); a record is one object of "
+        "plain values"
+    )
 
 
 def _describe(value: Any) -> str:
@@ -733,11 +747,15 @@ def _json_array_rows(texts: Iterator[str]) -> Iterator[Row]:
     else:
         while True:
             index += 1
-            value = _next_value(buffer, index)
-            if isinstance(value, dict):
-                yield ParsedRow(index, value)
+            try:
+                value = _next_value(buffer, index)
+            except _TooDeep:
+                yield BadRow(index, f"element {index} {_too_deep()}")
             else:
-                yield BadRow(index, f"element {index} is {_describe(value)}, not an object")
+                if isinstance(value, dict):
+                    yield ParsedRow(index, value)
+                else:
+                    yield BadRow(index, f"element {index} is {_describe(value)}, not an object")
             if not _more_elements(buffer, index):
                 break
     if buffer.skip_whitespace():
@@ -773,6 +791,10 @@ def _more_elements(buffer: _TextBuffer, index: int) -> bool:
     raise FileFailed(f"expected ',' or ']' after element {index} at {buffer.where(buffer.pos - 1)}")
 
 
+class _TooDeep(Exception):
+    """An element nests deeper than the decoder recurses; the buffer is past its end."""
+
+
 def _next_value(buffer: _TextBuffer, index: int) -> Any:
     """Decode the array element at the buffer's position, reading more text as needed."""
     if not buffer.skip_whitespace():
@@ -781,6 +803,8 @@ def _next_value(buffer: _TextBuffer, index: int) -> Any:
         value, end = _DECODER.raw_decode(buffer.text, buffer.pos)
     except json.JSONDecodeError:
         pass
+    except RecursionError:
+        _skip_value(buffer, index)
     else:
         if _ends_in_buffer(buffer, value, end):
             buffer.pos = end
@@ -793,7 +817,18 @@ def _next_value(buffer: _TextBuffer, index: int) -> Any:
         raise FileFailed(
             f"invalid JSON in element {index} at {buffer.where(exc.pos)}: {exc.msg}"
         ) from None
+    except RecursionError:
+        _skip_value(buffer, index)
     return value
+
+
+def _skip_value(buffer: _TextBuffer, index: int) -> None:
+    """Move past an element too deep to decode (its end is found without recursion)."""
+    end = _read_to_value_end(buffer, index)
+    if end is None:
+        raise FileFailed(f"the file ends inside element {index}, before the array is closed")
+    buffer.pos = end
+    raise _TooDeep
 
 
 def _ends_in_buffer(buffer: _TextBuffer, value: Any, end: int) -> bool:
@@ -804,16 +839,19 @@ def _ends_in_buffer(buffer: _TextBuffer, value: Any, end: int) -> bool:
     return _SCALAR.match(buffer.text, end).end() < len(buffer.text)  # type: ignore[union-attr]
 
 
-def _read_to_value_end(buffer: _TextBuffer, index: int) -> None:
+def _read_to_value_end(buffer: _TextBuffer, index: int) -> int | None:
+    """Read until the buffer holds the whole element at its position; where it ends (None if
+    the file ends first)."""
     start = buffer.pos
     value_end = _ValueEnd(start)
-    while value_end.find(buffer.text) is None:
+    while (end := value_end.find(buffer.text)) is None:
         if value_end.pos - start > MAX_LINE_CHARS:
             raise FileFailed(f"element {index} is longer than {MAX_LINE_CHARS:,} characters")
         before = buffer.pos
         if not buffer.more():
-            return  # decoding will report where the JSON breaks off
+            return None  # decoding will report where the JSON breaks off
         # more() drops consumed text, so positions move back by what was dropped
         shift = before - buffer.pos
         start -= shift
         value_end.pos -= shift
+    return end

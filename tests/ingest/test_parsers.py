@@ -527,6 +527,36 @@ def test_a_json_element_larger_than_the_limit_fails() -> None:
         list(iter_rows(Generated(parts), file_format="json"))
 
 
+DEEP = 100_000
+
+
+def test_a_json_element_nested_a_hundred_thousand_levels_deep_is_a_bad_row() -> None:
+    deep = "[" * DEEP + "]" * DEEP
+    data = f'[{{"id": 1}}, {deep},\n {{"id": 3, "tags": {{"a": {deep}}}}}, {{"id": 4}}]'
+    assert data.index('{"id": 3') < CHUNK_BYTES < len(data)  # element 3 spans two reads
+    rows = parse(data, "json")
+    assert [row.line for row in rows] == [1, 2, 3, 4]
+    assert rows[0] == ParsedRow(1, {"id": 1}) and rows[3] == ParsedRow(4, {"id": 4})
+    for row in rows[1:3]:
+        assert isinstance(row, BadRow)
+        assert row.reason.startswith(
+            f"element {row.line} nests arrays or objects too deeply to be read (more than "
+        )
+
+
+def test_a_json_element_too_deep_and_cut_short_fails_the_file() -> None:
+    message = failure('[{"id": 1}, ' + "[" * DEEP, "json")
+    assert message == "the file ends inside element 2, before the array is closed"
+
+
+def test_an_ndjson_line_nested_a_hundred_thousand_levels_deep_is_a_bad_row() -> None:
+    deep = '{"a": ' * DEEP + "1" + "}" * DEEP
+    rows = parse(f'{{"id": 1}}\n{deep}\n{{"id": 3}}\n', "ndjson")
+    assert rows[0] == ParsedRow(1, {"id": 1}) and rows[2] == ParsedRow(3, {"id": 3})
+    assert isinstance(rows[1], BadRow) and rows[1].line == 2
+    assert rows[1].reason.startswith("the line nests arrays or objects too deeply to be read")
+
+
 # --- NDJSON ---------------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ def csv(text: str) -> bytes:
 
 
 BIG_FIELD = "x" * (10 * 1024 * 1024)
+DEEP = 100_000
 WIDE = [f"extra{i}" for i in range(100_000)]
 CASES = [
     Case("unbalanced quote", csv(H + 'p1,"Ada,Lovelace,a@example.com,1\n'), "unterminated quoted"),
@@ -101,6 +102,20 @@ CASES = [
         "ndjson non-object",
         b'{"profile_id": "p1"}\n[1]\n',
         "invalid",
+        key="f.ndjson",
+        file_format="ndjson",
+    ),
+    Case(
+        "json nested 100,000 levels",
+        ("[" + "[" * DEEP + "]" * DEEP + "]").encode(),
+        "nests arrays or objects too deeply",
+        key="f.json",
+        file_format="json",
+    ),
+    Case(
+        "ndjson line nested 100,000 levels",
+        ('{"a": ' * DEEP + "1" + "}" * DEEP + "\n").encode(),
+        "nests arrays or objects too deeply",
         key="f.ndjson",
         file_format="ndjson",
     ),
