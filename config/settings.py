@@ -247,6 +247,16 @@ INGEST_S3_THREADS = env.int("INGEST_S3_THREADS", default=8)
 # A listing run renews its connector's lock on every page of keys; if the run dies, the lock
 # lapses after this many seconds and the next run takes over.
 INGEST_LOCK_SECONDS = env.int("INGEST_LOCK_SECONDS", default=120)
+# The watchdog (a beat task every INGEST_WATCHDOG_SECONDS) finishes what a dead process left:
+# a run with no sign of life (listing, a file claimed, ingested or moved) for
+# INGEST_STALE_RUN_SECONDS has the claims nobody holds released (its files are listed again)
+# and is finished, saying so. Long enough for a queue backlog; a file being ingested or moved
+# is never touched, however long it takes.
+INGEST_STALE_RUN_SECONDS = env.int("INGEST_STALE_RUN_SECONDS", default=2 * 3600)
+INGEST_WATCHDOG_SECONDS = env.int("INGEST_WATCHDOG_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE = {
+    "ingest-watchdog": {"task": "ingest.tasks.watchdog", "schedule": INGEST_WATCHDOG_SECONDS},
+}
 # Test-only fault injection (tests/reliability, ingest.faults): at this point the process
 # kills itself, or raises an exception nothing expects (action "raise"), in every file or in
 # those whose key contains INGEST_FAULT_KEY.
