@@ -160,7 +160,7 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
         )
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     rows = run.records_created + run.records_updated
-    if run.status != "succeeded":
+    if run.status != args.get("expect", "succeeded"):
         raise SystemExit(f"run {run.pk} ended {run.status}: {run.error} {run.notes[:3]}")
     moved = SourceFile.objects.filter(run=run, state=FileState.MOVED).count()
     return {
@@ -172,6 +172,11 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
         "status": run.status,
         "keys_listed": run.keys_listed,
         "notes": run.notes[:3],
+        "failures": list(
+            SourceFile.objects.filter(run=run)
+            .exclude(failure_reason="")
+            .values_list("failure_reason", flat=True)[:3]
+        ),
     }
 
 
@@ -286,6 +291,75 @@ def list_all(args: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "keys": len(everything)}
 
 
+def hostile(args: dict[str, Any]) -> dict[str, Any]:
+    """Workload 6, the parser alone: a 100,000-column header (ours, then csv.reader) and a gzip
+    bomb of blank lines read until it fails (ours, then zlib alone up to the same bytes)."""
+    from ingest.runtime import tune_garbage_collector
+
+    tune_garbage_collector()
+    return {"header": _wide_header(Path(args["header"])), "bomb": _bomb(Path(args["bomb"]))}
+
+
+def _wide_header(path: Path) -> dict[str, Any]:
+    from ingest.parsers import iter_rows
+
+    with path.open("rb") as body:
+        started = time.perf_counter()
+        first = next(iter_rows(body, file_format="csv", plain_blocks=True))
+        ours = time.perf_counter() - started
+    with path.open(newline="", encoding="utf-8") as text:
+        started = time.perf_counter()
+        columns = len(next(csv.reader(text)))
+        baseline = time.perf_counter() - started
+    return {
+        "columns": columns,
+        "ours_seconds": ours,
+        "csv_reader_seconds": baseline,
+        "first_item": type(first).__name__,
+    }
+
+
+def _bomb(path: Path) -> dict[str, Any]:
+    """Ours: decompress, decode and split the lines until the limit fails the file (or the
+    file ends); zlib: decompress the same bytes up to the same count, nothing else."""
+    import zlib
+
+    from ingest.parsers import iter_rows
+    from ingest.types import FileFailed
+
+    size = path.stat().st_size
+    limit = services.decompression_limit(size)  # the limit a run sets for a file this size
+    started = time.perf_counter()
+    failure = ""
+    with path.open("rb") as body:
+        try:
+            for _ in iter_rows(
+                body,
+                file_format="csv",
+                key=path.name,
+                decompression_limit=limit,
+                plain_blocks=True,
+            ):
+                pass
+        except FileFailed as exc:
+            failure = str(exc)
+    ours = time.perf_counter() - started
+    started = time.perf_counter()
+    inflater, produced, pending = zlib.decompressobj(wbits=47), 0, path.read_bytes()
+    while produced <= limit.max_bytes and not inflater.eof:  # the bomb is a whole gzip
+        produced += len(inflater.decompress(pending, 256 * 1024))
+        pending = inflater.unconsumed_tail
+    baseline = time.perf_counter() - started
+    return {
+        "compressed_bytes": size,
+        "limit_bytes": limit.max_bytes,
+        "decompressed_bytes": produced,
+        "ours_seconds": ours,
+        "zlib_seconds": baseline,
+        "failure": failure,
+    }
+
+
 def start_run(args: dict[str, Any]) -> dict[str, Any]:
     from ingest import tasks
 
@@ -326,6 +400,7 @@ JOBS = {
         bulk,
         copy_ceiling,
         list_all,
+        hostile,
         start_run,
         wait_run,
     )

@@ -153,4 +153,33 @@ def table(results: dict[str, Any]) -> str:
                 ]
             )
         )
+    hostile = results.get("6_hostile_shapes")
+    if hostile:
+        lines += _hostile_lines(hostile)
     return "\n".join(lines)
+
+
+def _hostile_lines(hostile: dict[str, Any]) -> list[str]:
+    header, bomb = hostile["parser"]["header"], hostile["parser"]["bomb"]
+    runs = hostile["runs"]
+    kilobytes, megabytes = bomb["compressed_bytes"] / 1024, bomb["decompressed_bytes"] / 1024**2
+    return [
+        _line(
+            [
+                f"6. {header['columns']:,}-column header, parse (s)",
+                f"{header['ours_seconds']:.3f}",
+                f"csv.reader {header['csv_reader_seconds']:.3f}",
+                f"{header['ours_seconds'] / header['csv_reader_seconds']:.1f}x its time",
+                f"whole run {runs['header']['seconds']:.1f} s",
+            ]
+        ),
+        _line(
+            [
+                f"6. {kilobytes:,.0f} KB gzip bomb, to {megabytes:,.0f} MB (s)",
+                f"{bomb['ours_seconds']:.2f}",
+                f"zlib {bomb['zlib_seconds']:.2f}",
+                f"{bomb['ours_seconds'] / bomb['zlib_seconds']:.1f}x its time",
+                f"whole run {runs['bomb']['seconds']:.1f} s, {runs['bomb']['status']}",
+            ]
+        ),
+    ]

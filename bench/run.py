@@ -4,7 +4,7 @@ run, as ratios. Writes bench/results/latest.json and prints a table.
 Knobs (environment): BENCH_ROWS (1,000,000), BENCH_MILLION_ROUNDS (3), BENCH_NAIVE_ROWS (20,000),
 BENCH_BIG_GB (2),
 BENCH_SMALL_FILES (1,000), BENCH_SMALL_ROUNDS (5), BENCH_LIST_KEYS (200,000),
-BENCH_WORKER_FILES (200),
+BENCH_WORKER_FILES (200), BENCH_WIDE_COLUMNS (100,000), BENCH_BOMB_KB (300),
 BENCH_PG (postgres://postgres@127.0.0.1:5432/loadbay_bench), BENCH_REDIS (redis://127.0.0.1:6379/13),
 BENCH_ONLY (comma-separated workload numbers, e.g. "1,3").
 """
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -73,6 +74,18 @@ def write_csv(path: Path, *, rows: int = 0, target_bytes: int = 0) -> int:
             out.write(rows_text(written, chunk))
             written += chunk
     return written
+
+
+def write_blank_line_bomb(path: Path, header: str, compressed_bytes: int) -> None:
+    """A gzip (level 9) of a header row, then blank lines until it is about `compressed_bytes`
+    long: about 1,000 times that once decompressed."""
+    block = b"\n" * (16 * 1024**2)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with path.open("wb") as out:
+        out.write(packer.compress(header.encode()))
+        while out.tell() < compressed_bytes:
+            out.write(packer.compress(block))
+        out.write(packer.flush())
 
 
 def job(name: str, args: dict[str, Any], *, database: str, redis: str = "") -> dict[str, Any]:
@@ -315,6 +328,35 @@ class Bench:
                 out[f"{workers}_worker"] = job("wait_run", run, database=self.pg, redis=self.redis)
         self.results["5_workers"] = out
 
+    # 6 ---------------------------------------------------------------------------------------
+    def hostile_shapes(self) -> None:
+        """Files shaped to cost a worker time: a 100,000-column header, and a ~300 KB gzip of
+        blank lines. The parser alone next to the least any reader must do (csv.reader of the
+        header; zlib decompressing the bomb up to where ours stops), then a whole run of each."""
+        columns = env_int("BENCH_WIDE_COLUMNS", 100_000)
+        header = self.work / "wide.csv"
+        names = ["customer_id", *(f"c{i}" for i in range(1, columns))]
+        header.write_text(",".join(names) + "\n" + "C1" + "," * (columns - 1) + "\n")
+        bomb = self.work / "bomb.csv.gz"
+        write_blank_line_bomb(bomb, HEADER, env_int("BENCH_BOMB_KB", 300) * 1024)
+        upload(self.client, header, "w6h/incoming/wide.csv")
+        upload(self.client, bomb, "w6b/incoming/bomb.csv.gz")
+        parser = job("hostile", {"header": str(header), "bomb": str(bomb)}, database=self.pg)
+        wide = self.connector(self.pg, "wide", "w6h/")
+        bombed = self.connector(self.pg, "bomb", "w6b/")
+        job("reset_records", {}, database=self.pg)
+        runs = {
+            "header": job("ingest", {"connector_id": wide}, database=self.pg),
+            "bomb": job(
+                "ingest",
+                {"connector_id": bombed, "expect": os.environ.get("BENCH_BOMB_EXPECT", "partial")},
+                database=self.pg,
+            ),
+        }
+        header.unlink()
+        bomb.unlink()
+        self.results["6_hostile_shapes"] = {"parser": parser, "runs": runs}
+
     @contextmanager
     def celery_workers(self, count: int) -> Iterator[None]:
         import redis
@@ -363,7 +405,7 @@ class Bench:
 
 
 def main() -> None:
-    only = {w.strip() for w in os.environ.get("BENCH_ONLY", "1,2,3,4,5").split(",")}
+    only = {w.strip() for w in os.environ.get("BENCH_ONLY", "1,2,3,4,5,6").split(",")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="loadbay-bench-"))
     try:
@@ -378,6 +420,7 @@ def main() -> None:
                 "3": bench.small_files,
                 "4": bench.many_keys,
                 "5": bench.two_workers,
+                "6": bench.hostile_shapes,
             }
             for number, step in steps.items():
                 if number in only:

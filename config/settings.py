@@ -308,8 +308,13 @@ if S3_CONDITIONAL_WRITES not in {"auto", "off"}:
     raise ImproperlyConfigured(
         f"S3_CONDITIONAL_WRITES must be auto or off, not {S3_CONDITIONAL_WRITES!r}."
     )
-# A gzip file may not decompress to more than this (protects against gzip bombs).
+# A gzip file may decompress to at most INGEST_DECOMPRESSION_RATIO times its compressed size,
+# and at least INGEST_DECOMPRESSION_FLOOR_BYTES, never more than INGEST_MAX_DECOMPRESSED_BYTES
+# (a gzip bomb of blank lines is about 1,000 times its size; data rarely over 20). Ratio 0:
+# only the absolute limit.
 INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=20 * 1024**3)
+INGEST_DECOMPRESSION_RATIO = env.int("INGEST_DECOMPRESSION_RATIO", default=100)
+INGEST_DECOMPRESSION_FLOOR_BYTES = env.int("INGEST_DECOMPRESSION_FLOOR_BYTES", default=64 * 1024**2)
 # Small files are processed together, up to this many (and bytes) per task: read at once, then
 # ingested in one transaction. Each batch lists its destination once (BENCHMARKS.md).
 INGEST_BATCH_FILES = env.int("INGEST_BATCH_FILES", default=50)
@@ -319,6 +324,24 @@ INGEST_S3_THREADS = env.int("INGEST_S3_THREADS", default=8)
 # A listing run renews its connector's lock on every page of keys; if the run dies, the lock
 # lapses after this many seconds and the next run takes over.
 INGEST_LOCK_SECONDS = env.int("INGEST_LOCK_SECONDS", default=120)
-# Test-only fault injection (tests/reliability): the process kills itself at this point.
+# The watchdog (a beat task every INGEST_WATCHDOG_SECONDS) finishes what a dead process left:
+# a run with no sign of life (listing, a file claimed, ingested or moved) for
+# INGEST_STALE_RUN_SECONDS has the claims nobody holds released (its files are listed again)
+# and is finished, saying so. Long enough for a queue backlog; a file being ingested or moved
+# is never touched, however long it takes.
+INGEST_STALE_RUN_SECONDS = env.int("INGEST_STALE_RUN_SECONDS", default=2 * 3600)
+INGEST_WATCHDOG_SECONDS = env.int("INGEST_WATCHDOG_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE = {
+    "ingest-watchdog": {"task": "ingest.tasks.watchdog", "schedule": INGEST_WATCHDOG_SECONDS},
+}
+# Test-only fault injection (tests/reliability, ingest.faults): at this point the process
+# kills itself, or raises an exception nothing expects (action "raise"), in every file or in
+# those whose key contains INGEST_FAULT_KEY.
 INGEST_FAULT_POINT = env.str("INGEST_FAULT_POINT", default="")
+INGEST_FAULT_ACTION = env.str("INGEST_FAULT_ACTION", default="kill")
+if INGEST_FAULT_ACTION not in {"kill", "raise"}:
+    raise ImproperlyConfigured(
+        f"INGEST_FAULT_ACTION must be kill or raise, not {INGEST_FAULT_ACTION!r}."
+    )
+INGEST_FAULT_KEY = env.str("INGEST_FAULT_KEY", default="")
 INGEST_FAULT_MARKER = env.str("INGEST_FAULT_MARKER", default="")

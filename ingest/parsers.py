@@ -14,7 +14,9 @@ import csv
 import itertools
 import json
 import re
+import sys
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +30,11 @@ MAX_LINE_CHARS = 2 * MAX_FIELD_CHARS  # also the largest JSON array element
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_WBITS = 47  # zlib: detect a gzip or zlib header automatically
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+# Stretches of at least this many blank lines are stepped over at once rather than line by
+# line: a file of blank lines (a gzip of them is a thousand times smaller) is then read about
+# as fast as it decompresses.
+MIN_BLANK_STRETCH = 16
 
 csv.field_size_limit(MAX_FIELD_CHARS)
 
@@ -50,6 +57,31 @@ class BadRow:
 
 
 Row = ParsedRow | BadRow
+
+
+@dataclass(frozen=True)
+class DecompressionLimit:
+    """The most bytes a gzip file may decompress to, and why in words (shown if it does)."""
+
+    max_bytes: int
+    why: str = "the most Loadbay reads from one file"
+
+    @classmethod
+    def for_file(
+        cls, compressed_bytes: int, *, ratio: int, floor: int, ceiling: int
+    ) -> "DecompressionLimit":
+        """`ratio` times the file's compressed size, at least `floor`, at most `ceiling`
+        (ratio 0: the ceiling). A gzip bomb is far more compressed than any data."""
+        by_size = max(floor, ratio * compressed_bytes)
+        if not ratio or by_size >= ceiling:
+            return cls(ceiling)
+        return cls(
+            by_size,
+            f"the most Loadbay reads from a gzip file of {compressed_bytes:,} bytes: it reads "
+            f"at most {ratio} times a file's compressed size (and at least {floor:,} bytes), "
+            "so that a gzip bomb cannot hold up a worker. A file this compressible is rare; "
+            "an administrator can raise INGEST_DECOMPRESSION_RATIO",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +121,7 @@ def iter_rows(
     file_format: str,
     delimiter: str = ",",
     key: str = "",
-    max_decompressed_bytes: int = 10 * 1024**3,
+    decompression_limit: DecompressionLimit = DecompressionLimit(10 * 1024**3),
     plain_blocks: bool = False,
 ) -> Iterator[Any]:
     """The file's rows, in order. `stream` is read in chunks and never whole. With
@@ -103,7 +135,7 @@ def iter_rows(
         _check_delimiter(delimiter)
     elif file_format not in ("json", "ndjson"):
         raise FileFailed(f"unsupported file format {file_format!r}")
-    items = _rows(stream, file_format, delimiter, key, max_decompressed_bytes)
+    items = _rows(stream, file_format, delimiter, key, decompression_limit)
     return items if plain_blocks else _expanded(items)
 
 
@@ -116,14 +148,14 @@ def _expanded(items: Iterator[Row | PlainBlock]) -> Iterator[Row]:
 
 
 def _rows(
-    stream: BinaryReader, file_format: str, delimiter: str, key: str, limit: int
+    stream: BinaryReader, file_format: str, delimiter: str, key: str, limit: DecompressionLimit
 ) -> Iterator[Row | PlainBlock]:
     data = _maybe_gunzipped(_read_chunks(stream), key=key, limit=limit)
     text = _decoded(data)
     if file_format == "json":
         yield from _json_array_rows(text)
     elif file_format == "ndjson":
-        yield from _ndjson_rows(_physical_lines(text))
+        yield from _ndjson_rows(_line_runs(text))
     else:
         yield from _csv_items(_line_runs(text), delimiter)
 
@@ -154,7 +186,9 @@ def _first_bytes(chunks: Iterator[bytes], at_least: int) -> tuple[bytes, Iterato
     return head, chunks
 
 
-def _maybe_gunzipped(chunks: Iterator[bytes], *, key: str, limit: int) -> Iterator[bytes]:
+def _maybe_gunzipped(
+    chunks: Iterator[bytes], *, key: str, limit: DecompressionLimit
+) -> Iterator[bytes]:
     head, rest = _first_bytes(chunks, len(GZIP_MAGIC))
     if not head:
         raise FileFailed("the file is empty")
@@ -164,7 +198,7 @@ def _maybe_gunzipped(chunks: Iterator[bytes], *, key: str, limit: int) -> Iterat
     return chunks
 
 
-def _gunzip(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+def _gunzip(chunks: Iterable[bytes], limit: DecompressionLimit) -> Iterator[bytes]:
     """Decompressed bytes, at most CHUNK_BYTES at a time (one small chunk of a gzip bomb can
     expand to gigabytes); concatenated gzip members are read one after another."""
     inflater = zlib.decompressobj(wbits=GZIP_WBITS)
@@ -178,10 +212,9 @@ def _gunzip(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
                 inflater = zlib.decompressobj(wbits=GZIP_WBITS)
             output = _inflate(inflater, pending)
             produced += len(output)
-            if produced > limit:
+            if produced > limit.max_bytes:
                 raise FileFailed(
-                    f"the file decompresses to more than {limit:,} bytes, "
-                    "the most Loadbay reads from one file"
+                    f"the file decompresses to more than {limit.max_bytes:,} bytes, {limit.why}"
                 )
             if output:
                 yield output
@@ -309,10 +342,24 @@ def _lines_of(run: str) -> list[str]:
     return lines
 
 
-def _physical_lines(texts: Iterable[str]) -> Iterator[str]:
-    """The text's lines with their endings, as open(newline='') gives them."""
-    for run in _line_runs(texts):
-        yield from _lines_of(run)
+_BLANKS = "\n" * MIN_BLANK_STRETCH
+_NEWLINES = re.compile("\n+")
+
+
+def _blank_stretches(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each stretch of MIN_BLANK_STRETCH or more blank lines in `text`, which
+    starts at the start of a line and ends its lines with \n only: text[start:end] is the
+    stretch's line endings. Found with str.find and one regex match each, at C speed."""
+    at = 0  # the start of a line that is not blank (or the text's end)
+    while True:
+        if text.startswith(_BLANKS, at):
+            start = at
+        else:
+            start = text.find("\n" + _BLANKS, at) + 1  # the end of a line, then the stretch
+            if not start:
+                return
+        at = _NEWLINES.match(text, start).end()  # type: ignore[union-attr]
+        yield start, at
 
 
 # --- CSV and TSV ----------------------------------------------------------------------------
@@ -354,6 +401,27 @@ class _LineFeed:
     def load(self, run: str) -> None:
         self._lines, self._next = _lines_of(run), 0
 
+    def skip_buffered_blank_lines(self) -> None:
+        """Step over the blank lines at the feed's position, which must be between rows (a
+        blank line there is no row, and csv.reader would read them one by one)."""
+        lines, at = self._lines, self._next
+        while at < len(lines) and lines[at] in _LINE_ENDINGS:
+            at += 1
+        self.consumed += at - self._next
+        self._next = at
+
+    def skip_blank_lines(self) -> None:
+        """The same, going on into the next runs; a run of blank lines is skipped whole."""
+        self.skip_buffered_blank_lines()
+        while not self.buffered:
+            run = self.next_run()
+            if run is None:
+                return
+            rest = run.lstrip("\r\n")
+            self.consumed += _line_count(run[: len(run) - len(rest)])
+            if rest:
+                self.load(rest)
+
     def take_buffered(self) -> str:
         """The buffered lines as one run (they are taken off the feed)."""
         run = "".join(self._lines[self._next :])
@@ -373,11 +441,14 @@ def _csv_items(runs: Iterator[str], delimiter: str) -> Iterator[Row | PlainBlock
             return
         plain, rest = _plain_part(run)
         if plain:
-            yield _plain_block(plain, feed, header, delimiter)
+            yield from _plain_blocks(plain, feed, header, delimiter)
         if not rest:
             continue
         feed.load(rest)
         while feed.buffered:  # a row at a time, until the run's lines are read
+            feed.skip_buffered_blank_lines()
+            if not feed.buffered:
+                break
             start = feed.consumed + 1
             try:
                 fields = next(reader)
@@ -406,11 +477,27 @@ def _plain_part(run: str) -> tuple[str, str]:
 
 
 _LONE_CR = re.compile("\r(?!\n)")
+_LINE_ENDINGS = frozenset(("\n", "\r\n", "\r"))
+
+
+def _plain_blocks(
+    run: str, feed: _LineFeed, header: tuple[str, ...], delimiter: str
+) -> Iterator[PlainBlock]:
+    """The run's PlainBlocks; long stretches of blank lines between them are only counted."""
+    if "\r" in run:
+        run = run.replace("\r\n", "\n")
+    at = 0
+    for start, end in _blank_stretches(run):
+        if start > at:
+            yield _plain_block(run[at:start], feed, header, delimiter)
+        feed.consumed += end - start
+        at = end
+    if at < len(run):
+        yield _plain_block(run[at:] if at else run, feed, header, delimiter)
 
 
 def _plain_block(run: str, feed: _LineFeed, header: tuple[str, ...], delimiter: str) -> PlainBlock:
-    if "\r" in run:
-        run = run.replace("\r\n", "\n")
+    """A block of `run`'s lines, which end with \n only."""
     lines = run.split("\n")
     if not lines[-1]:
         lines.pop()  # the run ends with a line ending
@@ -443,6 +530,7 @@ def _csv_row(line: int, header: tuple[str, ...], fields: list[str]) -> Row:
 def _csv_header(reader: Any, feed: _LineFeed) -> tuple[str, ...]:
     fields: list[str] = []
     while not fields:
+        feed.skip_blank_lines()
         start = feed.consumed + 1
         try:
             fields = next(reader)
@@ -457,7 +545,7 @@ def _csv_header(reader: Any, feed: _LineFeed) -> tuple[str, ...]:
             raise FileFailed(
                 f"column {position} of the header row has no name; every column needs one"
             )
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
         listed = ", ".join(repr(name) for name in repeated)
         raise FileFailed(
@@ -493,8 +581,22 @@ def _malformed_csv_row(exc: csv.Error, start: int) -> BadRow:
 _DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
-def _ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
-    for number, line in enumerate(lines, start=1):
+def _ndjson_rows(runs: Iterable[str]) -> Iterator[Row]:
+    """Rows of the runs' lines; long stretches of blank lines are only counted."""
+    done = 0  # lines before the piece being read
+    for run in runs:
+        if "\r" in run:
+            run = run.replace("\r\n", "\n")
+        at = 0
+        for start, end in (*_blank_stretches(run), (len(run), len(run))):
+            lines = _lines_of(run[at:start]) if start > at else []
+            yield from _ndjson_lines(lines, first=done + 1)
+            done += len(lines) + end - start
+            at = end
+
+
+def _ndjson_lines(lines: list[str], *, first: int) -> Iterator[Row]:
+    for number, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         try:
@@ -502,10 +604,23 @@ def _ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
         except json.JSONDecodeError as exc:
             yield BadRow(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
+        except RecursionError:
+            yield BadRow(number, f"the line {_too_deep()}")
+            continue
         if isinstance(value, dict):
             yield ParsedRow(number, value)
         else:
             yield BadRow(number, f"the line holds {_describe(value)}, not a JSON object")
+
+
+def _too_deep() -> str:
+    # The decoder recurses once per level, up to the interpreter's limit (less what the
+    # stack holds already): the depth it gave up at is about, not exactly, this.
+    return (
+        "nests arrays or objects too deeply to be read (more than about "
+        f"{sys.getrecursionlimit():,} levels inside one another); a record is one object of "
+        "plain values"
+    )
 
 
 def _describe(value: Any) -> str:
@@ -632,11 +747,15 @@ def _json_array_rows(texts: Iterator[str]) -> Iterator[Row]:
     else:
         while True:
             index += 1
-            value = _next_value(buffer, index)
-            if isinstance(value, dict):
-                yield ParsedRow(index, value)
+            try:
+                value = _next_value(buffer, index)
+            except _TooDeep:
+                yield BadRow(index, f"element {index} {_too_deep()}")
             else:
-                yield BadRow(index, f"element {index} is {_describe(value)}, not an object")
+                if isinstance(value, dict):
+                    yield ParsedRow(index, value)
+                else:
+                    yield BadRow(index, f"element {index} is {_describe(value)}, not an object")
             if not _more_elements(buffer, index):
                 break
     if buffer.skip_whitespace():
@@ -672,6 +791,10 @@ def _more_elements(buffer: _TextBuffer, index: int) -> bool:
     raise FileFailed(f"expected ',' or ']' after element {index} at {buffer.where(buffer.pos - 1)}")
 
 
+class _TooDeep(Exception):
+    """An element nests deeper than the decoder recurses; the buffer is past its end."""
+
+
 def _next_value(buffer: _TextBuffer, index: int) -> Any:
     """Decode the array element at the buffer's position, reading more text as needed."""
     if not buffer.skip_whitespace():
@@ -680,6 +803,8 @@ def _next_value(buffer: _TextBuffer, index: int) -> Any:
         value, end = _DECODER.raw_decode(buffer.text, buffer.pos)
     except json.JSONDecodeError:
         pass
+    except RecursionError:
+        _skip_value(buffer, index)
     else:
         if _ends_in_buffer(buffer, value, end):
             buffer.pos = end
@@ -692,7 +817,18 @@ def _next_value(buffer: _TextBuffer, index: int) -> Any:
         raise FileFailed(
             f"invalid JSON in element {index} at {buffer.where(exc.pos)}: {exc.msg}"
         ) from None
+    except RecursionError:
+        _skip_value(buffer, index)
     return value
+
+
+def _skip_value(buffer: _TextBuffer, index: int) -> None:
+    """Move past an element too deep to decode (its end is found without recursion)."""
+    end = _read_to_value_end(buffer, index)
+    if end is None:
+        raise FileFailed(f"the file ends inside element {index}, before the array is closed")
+    buffer.pos = end
+    raise _TooDeep
 
 
 def _ends_in_buffer(buffer: _TextBuffer, value: Any, end: int) -> bool:
@@ -703,16 +839,19 @@ def _ends_in_buffer(buffer: _TextBuffer, value: Any, end: int) -> bool:
     return _SCALAR.match(buffer.text, end).end() < len(buffer.text)  # type: ignore[union-attr]
 
 
-def _read_to_value_end(buffer: _TextBuffer, index: int) -> None:
+def _read_to_value_end(buffer: _TextBuffer, index: int) -> int | None:
+    """Read until the buffer holds the whole element at its position; where it ends (None if
+    the file ends first)."""
     start = buffer.pos
     value_end = _ValueEnd(start)
-    while value_end.find(buffer.text) is None:
+    while (end := value_end.find(buffer.text)) is None:
         if value_end.pos - start > MAX_LINE_CHARS:
             raise FileFailed(f"element {index} is longer than {MAX_LINE_CHARS:,} characters")
         before = buffer.pos
         if not buffer.more():
-            return  # decoding will report where the JSON breaks off
+            return None  # decoding will report where the JSON breaks off
         # more() drops consumed text, so positions move back by what was dropped
         shift = before - buffer.pos
         start -= shift
         value_end.pos -= shift
+    return end

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -40,6 +40,7 @@ from ingest.models import (
     SourceFile,
 )
 from ingest.models import RowError as RowErrorModel
+from ingest.parsers import DecompressionLimit
 from ingest.types import FileFailed, IngestConfig, Tolerance
 from ingest.types import FileOutcome as WriteOutcome
 
@@ -158,6 +159,15 @@ def execute_run(run_id: int, *, dispatch: Dispatch) -> Run:
         return _fail_run(run, f"Listing the source directory failed: {exc}")
     except (ClientError, BotoCoreError) as exc:
         return _fail_run(run, str(describe_error(exc, action="Listing the source directory")))
+    except _FOR_CALLERS:
+        raise
+    except Exception as exc:
+        logger.exception("run %s: listing failed unexpectedly", run.pk)
+        return _fail_run(
+            run,
+            f"An unexpected error stopped the listing: {_what_went_wrong(exc)}. The files "
+            "it claimed are taken by the next run.",
+        )
     finally:
         release_lock(run)
     Run.objects.filter(pk=run.pk).update(
@@ -336,9 +346,20 @@ def _ingest_batch(
     if len(file_ids) == 1:
         unread = _ingest_alone(client, file_ids[0], connector=run.connector, config=config)
     else:
-        unread = ingest_together(
-            client, file_ids, connector=run.connector, config=config, held=held
-        )
+        try:
+            unread = ingest_together(
+                client, file_ids, connector=run.connector, config=config, held=held
+            )
+        except _FOR_CALLERS:
+            raise
+        except Exception:  # outside any one file's parsing: find the culprit file by file
+            logger.exception(
+                "run %s: a batch failed unexpectedly; ingesting it file by file", run.pk
+            )
+            held.clear()
+            unread = {}
+            for file_id in file_ids:
+                unread |= _ingest_alone(client, file_id, connector=run.connector, config=config)
     for file_id, reason in unread.items():
         if not give_up_on_transient:
             raise TransientIngestError(reason)
@@ -348,11 +369,47 @@ def _ingest_batch(
 def _ingest_alone(
     client: Any, file_id: int, *, connector: Connector, config: IngestConfig
 ) -> dict[int, str]:
+    """Ingest one file; {file id: reason} if it could not be read for a passing reason. An
+    unexpected error (outside its parsing, which _parse_and_write answers for) fails it."""
     try:
         ingest_file(client, file_id, connector=connector, config=config)
     except TransientIngestError as exc:
         return {file_id: str(exc)}
+    except _FOR_CALLERS:
+        raise
+    except Exception as exc:
+        logger.exception("file %s: ingesting failed unexpectedly", file_id)
+        _fail_claimed_file(file_id, _unexpected_failure(exc))
     return {}
+
+
+def _fail_claimed_file(file_id: int, reason: str) -> None:
+    """Record a claimed file as failed, with nothing written, to be routed as failed files
+    are (unless a worker holds it, or it is no longer claimed)."""
+    with transaction.atomic():
+        source_file = (
+            SourceFile.objects.select_for_update(skip_locked=True)
+            .filter(pk=file_id, state=FileState.CLAIMED)
+            .first()
+        )
+        if source_file is not None:
+            _set_result(source_file, WriteOutcome(), reason)
+            _save_results([(source_file, WriteOutcome())])
+
+
+def _what_went_wrong(exc: BaseException) -> str:
+    message = str(exc).strip()
+    if len(message) > 300:
+        message = message[:300] + "…"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _unexpected_failure(exc: BaseException) -> str:
+    return (
+        f"an unexpected error stopped processing this file: {_what_went_wrong(exc)}; nothing "
+        "from it was written. This is a fault in Loadbay, not necessarily in the file; the "
+        "worker's log has the details."
+    )
 
 
 def route_with_retries(
@@ -542,7 +599,7 @@ def _read_all(client: Any, files: list[SourceFile]) -> dict[int, Fetched]:
         return {f.pk: content for f, content in zip(files, pool.map(read, files), strict=True)}
 
 
-def _with_fault_point(rows: Iterator[Any]) -> Iterator[Any]:
+def _with_fault_point(rows: Iterator[Any], key: str) -> Iterator[Any]:
     """Test-only: pass rows (and blocks of them) through, reaching the mid_parse fault point
     before the fourth row."""
     from ingest.parsers import PlainBlock
@@ -551,7 +608,7 @@ def _with_fault_point(rows: Iterator[Any]) -> Iterator[Any]:
     for item in rows:
         count = len(item.rows) if isinstance(item, PlainBlock) else 1
         if seen <= 3 < seen + count:
-            faults.checkpoint("mid_parse")
+            faults.checkpoint("mid_parse", key=key)
         seen += count
         yield item
 
@@ -582,6 +639,11 @@ def _read_failure(exc: Exception, key: str) -> Exception:
     return TransientIngestError(str(error))
 
 
+# What the catch-alls pass on: transient S3 and database errors (the tasks retry them; a run
+# in this process gives the files back) and a file changed since it was listed.
+_FOR_CALLERS = (TransientIngestError, FileChanged, OperationalError, InterfaceError)
+
+
 class _WroteThenFailed(Exception):
     """A file written without a savepoint of its own failed after writing records: only
     rolling back the caller's savepoint undoes them."""
@@ -592,7 +654,11 @@ def _parse_and_write(
 ) -> tuple[WriteOutcome, str | None]:
     """(outcome, failure reason). Guarded, the file is written in a savepoint that undoes
     whatever it wrote if it fails (the FileFailed propagates through it first). Unguarded, a
-    file that fails after writing raises _WroteThenFailed instead, for the caller to undo."""
+    file that fails after writing raises _WroteThenFailed instead, for the caller to undo.
+
+    An unexpected error (a bug, RecursionError, MemoryError) fails the file with nothing of
+    it written: guarded, its savepoint is undone; unguarded, it raises _WroteThenFailed, as
+    what the writer had sent is not known."""
     try:
         if guarded:
             with transaction.atomic():
@@ -604,6 +670,15 @@ def _parse_and_write(
         return getattr(exc, "outcome", None) or WriteOutcome(), str(exc)
     except (ClientError, BotoCoreError) as exc:  # the stream broke off
         raise _read_failure(exc, source_file.key) from exc
+    except _FOR_CALLERS:
+        raise
+    except Exception as exc:
+        if not guarded:
+            raise _WroteThenFailed(str(exc)) from exc
+        logger.exception(
+            "file %s (%s): parsing failed unexpectedly", source_file.pk, source_file.key
+        )
+        return WriteOutcome(), _unexpected_failure(exc)
 
 
 def _write_rows(body: Any, source_file: SourceFile, config: IngestConfig) -> WriteOutcome:
@@ -616,12 +691,22 @@ def _write_rows(body: Any, source_file: SourceFile, config: IngestConfig) -> Wri
         file_format=connector.file_format,
         delimiter=connector.csv_delimiter,
         key=source_file.key,
-        max_decompressed_bytes=settings.INGEST_MAX_DECOMPRESSED_BYTES,
+        decompression_limit=decompression_limit(source_file.size),
         plain_blocks=True,
     )
     if settings.INGEST_FAULT_POINT:
-        rows = _with_fault_point(rows)
+        rows = _with_fault_point(rows, source_file.key)
     return write_file(rows, replace(config, file_token=source_file.pk))
+
+
+def decompression_limit(compressed_bytes: int) -> DecompressionLimit:
+    """How far a gzip file of this size (as listed) may decompress (README: gzip files)."""
+    return DecompressionLimit.for_file(
+        compressed_bytes,
+        ratio=settings.INGEST_DECOMPRESSION_RATIO,
+        floor=settings.INGEST_DECOMPRESSION_FLOOR_BYTES,
+        ceiling=settings.INGEST_MAX_DECOMPRESSED_BYTES,
+    )
 
 
 def _set_result(source_file: SourceFile, outcome: WriteOutcome, failure: str | None) -> None:

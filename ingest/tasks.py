@@ -10,6 +10,7 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from ingest import services
+from ingest import watchdog as ingest_watchdog
 
 TRANSIENT = (services.TransientIngestError, OperationalError, InterfaceError)
 RETRY = {
@@ -45,3 +46,9 @@ def process_files(self: Task, run_id: int, file_ids: list[int]) -> Any:
     # On the last attempt, transient failures release the file for the next run instead.
     last_try = self.request.retries >= self.max_retries
     services.process_batch(run_id, file_ids, give_up_on_transient=last_try)
+
+
+@shared_task(acks_late=True)
+def watchdog() -> None:
+    """The beat's watchdog (CELERY_BEAT_SCHEDULE): finish what dead processes left behind."""
+    ingest_watchdog.sweep()

@@ -378,7 +378,8 @@ def _block_cleaner(
     if plan.is_patch:
         return None
     count = len(plan.mapped)
-    present = [i for i, m in enumerate(plan.mapped) if m.column in header]
+    positions = _positions(header)
+    present = [i for i, m in enumerate(plan.mapped) if m.column in positions]
     outer = [
         "def factory(INDEXES, KEYS, LENGTHS, PATTERNS, CONVERT, SHAPES, WIDTH, CANDIDATE):",
     ]
@@ -435,12 +436,20 @@ def _block_cleaner(
     factory = _compiled_factory(outer, inner)
     names = tuple(m.field for m in plan.mapped)
     return factory(  # type: ignore[no-any-return]
-        tuple(header.index(m.column) if m.column in header else None for m in plan.mapped),
+        tuple(positions.get(m.column) for m in plan.mapped),
         tuple(_dumps(name) + ":" for name in names) if encoded else names,
         *_check_tables(plan),
         len(header),
         _Candidate,
     )
+
+
+def _positions(header: tuple[str, ...]) -> dict[str, int]:
+    """Each column's index (the first, if a name repeats): one pass, however wide the file."""
+    positions: dict[str, int] = {}
+    for index, name in enumerate(header):
+        positions.setdefault(name, index)
+    return positions
 
 
 def _json_fragment(i: int, spec: FieldSpec) -> str:
@@ -513,7 +522,7 @@ class _FileWriter:
         """The rows of a block: runs of plain, valid rows are cleaned by one call of a
         generated function; any other row (blank, ragged, invalid) is read like add()'s."""
         if not self.columns_checked:
-            _check_columns(block.header, self.plan)
+            _check_columns(frozenset(block.header), self.plan)
             self.columns_checked = True
         clean = _block_cleaner(self.plan, block.header, self.encoded, block.clean)
         rows, first_line = block.rows, block.first_line

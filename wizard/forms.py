@@ -2,6 +2,7 @@
 provides; see connectors.sources)."""
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -247,8 +248,8 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
             for name, value in cleaned.items()
             if name.startswith(MAPPING_PREFIX) and value and value.strip()
         }
-        columns = [column for column in mapping.values()]
-        duplicates = sorted({column for column in columns if columns.count(column) > 1})
+        counts = Counter(mapping.values())
+        duplicates = sorted(column for column, count in counts.items() if count > 1)
         if duplicates:
             raise ValidationError(
                 "Each file column can feed one field only; repeated: " + ", ".join(duplicates)

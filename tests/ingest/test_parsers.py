@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from ingest import parsers
-from ingest.parsers import CHUNK_BYTES, MAX_FIELD_CHARS, BadRow, PlainBlock, Row, iter_rows
+from ingest.parsers import (
+    CHUNK_BYTES,
+    MAX_FIELD_CHARS,
+    BadRow,
+    DecompressionLimit,
+    PlainBlock,
+    Row,
+    iter_rows,
+)
 from ingest.types import FileFailed, ParsedRow
 
 
@@ -155,6 +163,27 @@ def test_a_header_only_file_has_no_rows() -> None:
     assert parse("id,name") == []
 
 
+WIDE = 100_000
+
+
+def wide_header(names: list[str]) -> str:
+    return ",".join(names) + "\n" + ",".join(str(i) for i in range(len(names))) + "\n"
+
+
+def test_a_header_of_a_hundred_thousand_columns_is_read() -> None:
+    names = [f"column{i}" for i in range(WIDE)]
+    (row,) = parse(wide_header(names))
+    assert len(row.values) == WIDE and row.values["column99999"] == "99999"
+
+
+def test_a_name_repeated_among_a_hundred_thousand_columns_is_named() -> None:
+    names = [f"column{i}" for i in range(WIDE)]
+    names[WIDE - 1] = names[WIDE - 2] = "same"
+    names[7] = "column3"
+    message = failure(wide_header(names))
+    assert "repeats the column name(s) 'column3', 'same'; names must be unique" in message
+
+
 def test_duplicate_header_names_fail_the_file() -> None:
     message = failure("id,email,name,email,id\n1,a,b,c,d\n")
     assert "repeats the column name(s) 'email', 'id'" in message
@@ -237,11 +266,13 @@ def csv_module_rows(text: str) -> list[Row]:
 def random_csv(generator: random.Random, lines: int) -> str:
     pieces = ["a", "b c", "", " ", "é", "1.5", '"q"', '"x, y"', '"two\nlines"', '"say ""hi"""']
     newline = generator.choice(["\n", "\r\n", "\n"])
-    out = ["id,name,note"]
+    out = [""] * generator.choice([0, 0, 2, 40]) + ["id,name,note"]  # blank lines first
     for _ in range(lines):
         kind = generator.random()
         if kind < 0.05:
             out.append("")  # blank
+        elif kind < 0.06:
+            out += [""] * generator.randint(parsers.MIN_BLANK_STRETCH - 1, 60)  # many blank
         elif kind < 0.1:
             out.append(
                 ",".join(generator.choice(pieces[:6]) for _ in range(generator.randint(1, 5)))
@@ -270,6 +301,30 @@ def test_plain_lines_parse_as_csv_reader_parses_them(seed: int) -> None:
         expanded = [r for i in items for r in (i.expanded() if isinstance(i, PlainBlock) else [i])]
         assert expanded == expected
     assert blocks, "plain lines must come as blocks"
+
+
+def test_long_stretches_of_blank_lines_are_counted_not_split_into_rows() -> None:
+    """A file of blank lines (a gzip of them is a thousandth of their size) must cost what
+    decompressing it does: a stretch of them is stepped over, and no block holds it."""
+    blanks = "\n" * 100_000
+    text = f"{blanks}id,name\n1,Ada\n{blanks}2,Alan\n" + '3,"Grace"\n' + blanks + "4,Kay\n"
+    items = list(iter_rows(io.BytesIO(text.encode()), file_format="csv", plain_blocks=True))
+    assert sum(len(i.rows) for i in items if isinstance(i, PlainBlock)) < 4 * 16
+    expanded = [r for i in items for r in (i.expanded() if isinstance(i, PlainBlock) else [i])]
+    assert lines_and_values(expanded) == [
+        (100_002, {"id": "1", "name": "Ada"}),
+        (200_003, {"id": "2", "name": "Alan"}),
+        (200_004, {"id": "3", "name": "Grace"}),
+        (300_005, {"id": "4", "name": "Kay"}),
+    ]
+
+
+def test_blank_lines_before_the_header_are_skipped_whatever_their_endings() -> None:
+    text = "\r\n" * 50_000 + "\r" * 20 + "\n" * 30 + "id,name\r\n\r\n1,Ada\r\n"
+    rows = parse(text)
+    assert lines_and_values(rows) == [(50_052, {"id": "1", "name": "Ada"})]  # \r\n is one
+    assert rows == csv_module_rows(text)
+    assert failure("\n" * 300_000) == "the file has no header row"
 
 
 def test_plain_lines_come_as_blocks_and_quoted_ones_as_rows() -> None:
@@ -338,8 +393,32 @@ def test_truncated_gzip_fails() -> None:
 def test_a_gzip_bomb_stops_at_the_limit() -> None:
     bomb = gzip.compress(b"id\n" + b"0" * (50 * 1024 * 1024))
     assert len(bomb) < 100_000
-    message = failure(bomb, max_decompressed_bytes=1024 * 1024)
+    message = failure(bomb, decompression_limit=DecompressionLimit(1024 * 1024))
     assert message.startswith("the file decompresses to more than 1,048,576 bytes")
+
+
+def test_the_decompression_limit_is_sized_by_the_compressed_size() -> None:
+    def limit(compressed: int, ratio: int = 100) -> int:
+        return DecompressionLimit.for_file(
+            compressed, ratio=ratio, floor=64 * 1024**2, ceiling=20 * 1024**3
+        ).max_bytes
+
+    assert limit(300 * 1024) == 64 * 1024**2  # the floor: small files are not held to 100x
+    assert limit(10 * 1024**2) == 1000 * 1024**2  # 100 times the compressed size
+    assert limit(1024**3) == 20 * 1024**3  # never past the absolute limit
+    assert limit(300 * 1024, ratio=0) == 20 * 1024**3  # ratio 0: the absolute limit only
+
+
+def test_a_gzip_bomb_fails_at_its_size_limit_saying_how_that_is_set() -> None:
+    bomb = gzip.compress(b"id\n" + b"\n" * (5 * 1024 * 1024), 9)
+    limit = DecompressionLimit.for_file(len(bomb), ratio=100, floor=1024**2, ceiling=1024**3)
+    message = failure(bomb, decompression_limit=limit)
+    assert message.startswith(
+        f"the file decompresses to more than 1,048,576 bytes, the most Loadbay reads from a "
+        f"gzip file of {len(bomb):,} bytes: it reads at most 100 times a file's compressed size "
+        "(and at least 1,048,576 bytes)"
+    )
+    assert "INGEST_DECOMPRESSION_RATIO" in message
 
 
 def test_gzip_of_nothing_is_an_empty_file() -> None:
@@ -448,12 +527,56 @@ def test_a_json_element_larger_than_the_limit_fails() -> None:
         list(iter_rows(Generated(parts), file_format="json"))
 
 
+DEEP = 100_000
+
+
+def test_a_json_element_nested_a_hundred_thousand_levels_deep_is_a_bad_row() -> None:
+    deep = "[" * DEEP + "]" * DEEP
+    data = f'[{{"id": 1}}, {deep},\n {{"id": 3, "tags": {{"a": {deep}}}}}, {{"id": 4}}]'
+    assert data.index('{"id": 3') < CHUNK_BYTES < len(data)  # element 3 spans two reads
+    rows = parse(data, "json")
+    assert [row.line for row in rows] == [1, 2, 3, 4]
+    assert rows[0] == ParsedRow(1, {"id": 1}) and rows[3] == ParsedRow(4, {"id": 4})
+    for row in rows[1:3]:
+        assert isinstance(row, BadRow)
+        assert row.reason.startswith(
+            f"element {row.line} nests arrays or objects too deeply to be read (more than "
+        )
+
+
+def test_a_json_element_too_deep_and_cut_short_fails_the_file() -> None:
+    message = failure('[{"id": 1}, ' + "[" * DEEP, "json")
+    assert message == "the file ends inside element 2, before the array is closed"
+
+
+def test_an_ndjson_line_nested_a_hundred_thousand_levels_deep_is_a_bad_row() -> None:
+    deep = '{"a": ' * DEEP + "1" + "}" * DEEP
+    rows = parse(f'{{"id": 1}}\n{deep}\n{{"id": 3}}\n', "ndjson")
+    assert rows[0] == ParsedRow(1, {"id": 1}) and rows[2] == ParsedRow(3, {"id": 3})
+    assert isinstance(rows[1], BadRow) and rows[1].line == 2
+    assert rows[1].reason.startswith("the line nests arrays or objects too deeply to be read")
+
+
 # --- NDJSON ---------------------------------------------------------------------------------
 
 
 def test_ndjson_lines_are_rows_and_blank_lines_are_skipped() -> None:
     rows = parse('{"id": 1}\n\n  \r\n{"id": 2, "name": "Zoë"}\r\n{"id": 3}', "ndjson")
     assert lines_and_values(rows) == [(1, {"id": 1}), (4, {"id": 2, "name": "Zoë"}), (5, {"id": 3})]
+
+
+def test_ndjson_lines_keep_their_numbers_across_long_stretches_of_blank_lines() -> None:
+    blanks = "\n" * 70_000
+    text = f'{blanks}{{"id": 1}}\r\n{blanks}\r\n \n{{"id": 2}}\r{blanks}{{"id": 3}}\r\r{{"id": 4}}'
+    data = text.encode()
+    for stream in (io.BytesIO(data), Trickle(data)):
+        rows = list(iter_rows(stream, file_format="ndjson"))
+        assert lines_and_values(rows) == [
+            (70_001, {"id": 1}),
+            (140_004, {"id": 2}),  # its \r and the next \n are one line ending
+            (210_004, {"id": 3}),
+            (210_006, {"id": 4}),
+        ]
 
 
 def test_a_bad_ndjson_line_is_a_bad_row_not_a_failed_file() -> None:

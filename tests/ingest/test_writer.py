@@ -132,6 +132,19 @@ def test_columns_are_read_through_the_mapping_and_others_ignored(profile) -> Non
     assert data_of("x1") == {"profile_id": "x1", "email": "x@example.com"}
 
 
+def test_the_mapped_columns_of_a_file_a_hundred_thousand_columns_wide_are_found(profile) -> None:
+    names = [f"extra{i}" for i in range(100_000)]
+    names[60_000], names[99_999] = "email", "profile_id"
+    values = [""] * len(names)
+    values[60_000], values[99_999] = "w@example.com", "w1"
+    outcome = write_csv(
+        ",".join(names) + "\n" + ",".join(values) + "\n",
+        config_for(profile, mapping={"profile_id": "profile_id", "email": "email"}),
+    )
+    assert outcome.created == 1
+    assert data_of("w1") == {"profile_id": "w1", "email": "w@example.com"}
+
+
 def test_a_numeric_identifier_becomes_text(profile) -> None:
     rows = [ParsedRow(1, {"profile_id": 42, "first_name": "Ada"})]
     write_file(rows, config_for(profile))

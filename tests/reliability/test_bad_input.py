@@ -34,6 +34,8 @@ def csv(text: str) -> bytes:
 
 
 BIG_FIELD = "x" * (10 * 1024 * 1024)
+DEEP = 100_000
+WIDE = [f"extra{i}" for i in range(100_000)]
 CASES = [
     Case("unbalanced quote", csv(H + 'p1,"Ada,Lovelace,a@example.com,1\n'), "unterminated quoted"),
     Case(
@@ -103,6 +105,36 @@ CASES = [
         key="f.ndjson",
         file_format="ndjson",
     ),
+    Case(
+        "json nested 100,000 levels",
+        ("[" + "[" * DEEP + "]" * DEEP + "]").encode(),
+        "nests arrays or objects too deeply",
+        key="f.json",
+        file_format="json",
+    ),
+    Case(
+        "ndjson line nested 100,000 levels",
+        ('{"a": ' * DEEP + "1" + "}" * DEEP + "\n").encode(),
+        "nests arrays or objects too deeply",
+        key="f.ndjson",
+        file_format="ndjson",
+    ),
+    Case(
+        "a header of 100,000 columns",
+        csv(",".join(["profile_id", *WIDE]) + "\np1" + "," * len(WIDE) + "\n"),
+        records=1,
+    ),
+    Case(
+        "a name repeated among 100,000 columns",
+        csv(",".join(["profile_id", *WIDE, "extra5"]) + "\np1" + "," * (len(WIDE) + 1) + "\n"),
+        "repeats the column name(s) 'extra5'",
+    ),
+    Case(
+        "gzip of blank lines, 1,000 times its size",
+        gzip.compress(csv(H + OK_ROW) + b"\n" * 2_000_000, 9),
+        "times a file's compressed size",
+        key="blank.csv.gz",
+    ),
     Case("truncated gzip", gzip.compress(csv(H + OK_ROW * 50))[:40], "gzip", key="f.csv.gz"),
     Case(
         "gzip bomb",
@@ -132,6 +164,7 @@ def test_each_bad_file_is_explained_routed_and_leaves_nothing_half_written(
     case: Case, alice: Any, bucket: str, s3_endpoint: str, s3_client: Any, settings: Any
 ) -> None:
     settings.INGEST_MAX_DECOMPRESSED_BYTES = 1024 * 1024
+    settings.INGEST_DECOMPRESSION_FLOOR_BYTES = 256 * 1024  # the ratio's limit within that
     mapping = {
         "profile_id": "profile_id",
         "first_name": "first_name",
