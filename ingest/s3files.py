@@ -22,7 +22,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from connectors.paths import PROBE_PREFIX, is_probe_key, relative_key
+from connectors.paths import PROBE_PREFIX, is_probe_key
+from ingest.destinations import MAX_ATTEMPTS, candidates
 
 logger = logging.getLogger(__name__)
 LEDGER_META = "loadbay-file"  # x-amz-meta-loadbay-file: the SourceFile id that wrote the object
@@ -143,18 +144,6 @@ def can_put(headers: dict[str, Any] | None) -> bool:
     return headers is not None and not headers.get("tag_count")
 
 
-def destination_for(key: str, layout: Layout, target_dir: str, file_id: int, attempt: int) -> str:
-    """target_dir + the key's path relative to the source; later attempts get a suffix."""
-    relative = relative_key(key, layout.source)
-    if attempt == 0:
-        return target_dir + relative
-    directory, name = posixpath.split(relative)
-    stem, dot, ext = name.partition(".")
-    suffix = f"-{file_id}" if attempt == 1 else f"-{file_id}-{attempt}"
-    renamed = f"{stem}{suffix}{dot}{ext}"
-    return target_dir + (f"{directory}/{renamed}" if directory else renamed)
-
-
 def _head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client.head_object(Bucket=bucket, Key=key)
@@ -199,24 +188,16 @@ def vacant_keys(
 
 
 def free_destination(
-    client: Any, layout: Layout, key: str, target_dir: str, file_id: int
+    client: Any, layout: Layout, key: str, target_dir: str, file_id: int, *, with_report: bool
 ) -> tuple[str, bool]:
     """(destination key, already copied by us). Never picks a key holding someone else's object."""
-    for candidate in _destinations(key, layout, target_dir, file_id):
+    for candidate in candidates(key, layout.source, target_dir, file_id, with_report=with_report):
         head = _head(client, layout.bucket, candidate)
         if head is None:
             return candidate, False
         if _written_by(head, file_id):
             return candidate, True
     raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
-
-
-MAX_ATTEMPTS = 100  # names tried for one destination: the key, then with suffixes
-
-
-def _destinations(key: str, layout: Layout, target_dir: str, file_id: int) -> Iterator[str]:
-    for attempt in range(MAX_ATTEMPTS):
-        yield destination_for(key, layout, target_dir, file_id, attempt)
 
 
 def _written_by(head: dict[str, Any] | None, file_id: int) -> bool:
@@ -299,12 +280,13 @@ def place_bytes(
     file_id: int,
     data: bytes,
     headers: dict[str, Any],
+    with_report: bool,
 ) -> str:
     """Write a file's bytes where it goes with conditional PUTs, each refused by the endpoint
     if its name is taken (If-None-Match: *): the first free name, or the one this ledger entry
     wrote already (a move interrupted after its write). Returns the key written."""
     params = _write_params(headers, file_id)
-    for candidate in _destinations(key, layout, target_dir, file_id):
+    for candidate in candidates(key, layout.source, target_dir, file_id, with_report=with_report):
         if _put_if_absent(client, layout.bucket, candidate, data, params):
             return candidate
         if _written_by(_head(client, layout.bucket, candidate), file_id):

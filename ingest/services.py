@@ -28,6 +28,7 @@ from connectors.models import Connector
 from connectors.sources.s3 import params_for_connector
 from entities.validation import FieldSpec
 from ingest import faults, reports, s3files
+from ingest.destinations import DestinationTooLong, destination_for, report_key
 from ingest.models import (
     ConnectorLock,
     FileOutcome,
@@ -201,12 +202,18 @@ def layout_for(connector: Connector) -> s3files.Layout:
 
 
 def _adopt_leftovers(run: Run) -> list[tuple[int, int]]:
-    """Files an earlier run claimed but never finished ingesting or routing."""
+    """Files an earlier run claimed but never finished ingesting or routing. Claimed ones
+    become this run's; ingested ones stay their run's, and this run, which tries to move them
+    (route_run), waits for that and says how it went."""
     leftovers = SourceFile.objects.filter(
         connector_id=run.connector_id, state__in=[FileState.CLAIMED, FileState.INGESTED]
     )
     previous_runs = set(leftovers.exclude(run=run).values_list("run_id", flat=True))
+    previous_runs |= set(leftovers.exclude(route_run=run).values_list("route_run_id", flat=True))
     leftovers.filter(state=FileState.CLAIMED).exclude(run=run).update(run=run)
+    leftovers.filter(state=FileState.INGESTED).exclude(run=run).update(
+        route_run=run, route_error=""
+    )
     adopted = list(leftovers.values_list("pk", "size"))
     Run.objects.filter(pk=run.pk).update(
         files_seen=F("files_seen")
@@ -326,13 +333,18 @@ def _ingest_alone(
 def route_with_retries(
     client: Any, connector: Connector, file_ids: list[int], *, held: dict[int, bytes] | None = None
 ) -> None:
-    """Route, and retry what failed a few times with backoff before leaving it for next run."""
+    """Route, and retry what failed a few times with backoff before leaving it for next run.
+    Only the last try's failures are recorded as the files' route errors: until then the
+    files are still in hand, and their runs wait for them."""
+    runs = set(SourceFile.objects.filter(pk__in=file_ids).values_list("run_id", flat=True))
     for delay in (*ROUTE_RETRY_DELAYS, None):
-        route_files(client, connector, file_ids, held=held)
+        route_files(client, connector, file_ids, held=held, last_try=delay is None)
         waiting = SourceFile.objects.filter(pk__in=file_ids, state=FileState.INGESTED).exists()
         if not waiting or delay is None:
-            return
+            break
         time.sleep(delay)
+    for run_id in runs - {None}:
+        complete_if_done(run_id)  # files of earlier runs may have been the last they waited for
 
 
 def _client_or_note(run: Run) -> Any:
@@ -681,15 +693,18 @@ _FINISH_FIELDS = [
 ]
 
 
-def _finish(source_file: SourceFile, state: str, *, reason: str = "") -> None:
-    _mark_finished(source_file, state, reason=reason)
+def _finish(source_file: SourceFile, state: str, *, reason: str = "", not_moved: str = "") -> None:
+    _mark_finished(source_file, state, reason=reason, not_moved=not_moved)
     source_file.save(update_fields=_FINISH_FIELDS)
 
 
-def _mark_finished(source_file: SourceFile, state: str, *, reason: str = "") -> None:
+def _mark_finished(
+    source_file: SourceFile, state: str, *, reason: str = "", not_moved: str = ""
+) -> None:
+    """`not_moved`: why a file that should have been moved cannot be (kept as its route error)."""
     source_file.state = state
     source_file.finished_at = timezone.now()
-    source_file.route_error = ""
+    source_file.route_error = not_moved
     if reason:
         source_file.failure_reason = reason
 
@@ -698,19 +713,25 @@ def _mark_finished(source_file: SourceFile, state: str, *, reason: str = "") -> 
 
 
 def route_files(
-    client: Any, connector: Connector, file_ids: list[int], *, held: dict[int, bytes] | None = None
+    client: Any,
+    connector: Connector,
+    file_ids: list[int],
+    *,
+    held: dict[int, bytes] | None = None,
+    last_try: bool = True,
 ) -> None:
     """Move or delete ingested files by the spec's rules; failures are kept and retried.
     `held` has the bytes of some of the files (read by this batch): those may be PUT."""
-    layout = layout_for(connector)
-    runs = set(SourceFile.objects.filter(pk__in=file_ids).values_list("run_id", flat=True))
-    _route(client, layout, file_ids, held or {})
-    for run_id in runs - {None}:
-        complete_if_done(run_id)  # files of earlier runs may have been the last they waited for
+    _route(client, layout_for(connector), file_ids, held or {}, last_try=last_try)
 
 
 def _route(
-    client: Any, layout: s3files.Layout, file_ids: list[int], held: dict[int, bytes]
+    client: Any,
+    layout: s3files.Layout,
+    file_ids: list[int],
+    held: dict[int, bytes],
+    *,
+    last_try: bool,
 ) -> None:
     """Copies (and error reports) go to S3 concurrently; the ledger, whose rows this
     transaction locks, is written by this thread only."""
@@ -732,19 +753,21 @@ def _route(
             if remove_source:
                 to_remove.append(move.source_file)
             elif move.error:
-                _route_failed(move.source_file, move.error)
+                _route_failed(move.source_file, move.error, last_try=last_try)
+            elif move.unmovable:
+                _finish(move.source_file, FileState.RETAINED, not_moved=move.unmovable)
             elif move.outcome:
                 _finish(move.source_file, move.outcome[0], reason=move.outcome[1])
         failures = _delete_sources(client, layout.bucket, {f.key: f.etag for f in to_remove})
         faults.checkpoint("after_delete")
-        replaced = _settle_deletes(to_remove, failures)
+        replaced = _settle_deletes(to_remove, failures, last_try=last_try)
     for source_file in replaced:
         if source_file.run_id is not None:
             note(source_file.run_id, _replaced_note(source_file))
 
 
 def _settle_deletes(
-    to_remove: list[SourceFile], failures: dict[str, tuple[str, str]]
+    to_remove: list[SourceFile], failures: dict[str, tuple[str, str]], *, last_try: bool
 ) -> list[SourceFile]:
     """Record the files whose sources were deleted (or found replaced, which the conditional
     delete left alone) as finished, the others as not routed; return the replaced ones."""
@@ -754,7 +777,9 @@ def _settle_deletes(
         code, message = failures.get(source_file.key, ("", ""))
         if code and code != s3files.REPLACED:
             _route_failed(
-                source_file, f"Deleting it from the source directory failed: {code}: {message}"
+                source_file,
+                f"Deleting it from the source directory failed: {code}: {message}",
+                last_try=last_try,
             )
             continue
         if code:
@@ -786,6 +811,7 @@ class _Move:
     report: str = ""  # the error report written next to a failed file
     outcome: tuple[str, str] | None = None  # (state, reason) to record instead of a removal
     error: str = ""
+    unmovable: str = ""  # why no name under `target` can ever hold it: kept in the source
     data: bytes | None = None  # the file's bytes, to PUT instead of copying
 
 
@@ -794,11 +820,14 @@ def _move_for(layout: s3files.Layout, source_file: SourceFile) -> _Move:
     target = layout.success if succeeded else layout.failed
     move = _Move(source_file, target)
     if target:
-        move.first_choice = s3files.destination_for(
-            source_file.key, layout, target, source_file.pk, attempt=0
-        )
         if not succeeded:
             move.report = reports.error_report(source_file)
+        try:
+            move.first_choice = destination_for(
+                source_file.key, layout.source, target, source_file.pk, 0, with_report=not succeeded
+            )
+        except DestinationTooLong as exc:
+            move.unmovable = str(exc)
     return move
 
 
@@ -827,6 +856,8 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
             return True  # blank Successful Files Directory: delete from source
         move.outcome = (FileState.RETAINED, "")  # blank Failed Files Directory: keep it
         return False
+    if move.unmovable:
+        return False
     try:
         if move.data is not None:
             destination = s3files.place_bytes(
@@ -837,6 +868,7 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
                 file_id=source_file.pk,
                 data=move.data,
                 headers=source_file.object_headers,
+                with_report=bool(move.report),
             )
             ours = True  # written (or found written) by place_bytes
             faults.checkpoint("after_copy")
@@ -844,7 +876,12 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
             destination, ours = move.first_choice, False
         else:
             destination, ours = s3files.free_destination(
-                client, layout, source_file.key, move.target, source_file.pk
+                client,
+                layout,
+                source_file.key,
+                move.target,
+                source_file.pk,
+                with_report=bool(move.report),
             )
         if not ours:
             s3files.copy_object(
@@ -859,10 +896,13 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
             )
             faults.checkpoint("after_copy")
         if move.report:
-            source_file.report_key = destination + ".errors.txt"
+            source_file.report_key = report_key(destination)
             s3files.put_text(
                 client, layout.bucket, source_file.report_key, move.report, source_file.pk
             )
+    except DestinationTooLong as exc:  # every name short enough is taken
+        move.unmovable = str(exc)
+        return False
     except (ClientError, BotoCoreError) as exc:
         error = describe_error(exc, action=f"Moving it to {move.target}")
         if error.code in {"PreconditionFailed", "412"}:
@@ -890,9 +930,12 @@ def _delete_sources(client: Any, bucket: str, keys: dict[str, str]) -> dict[str,
         return dict.fromkeys(keys, (error.code or "Error", str(error)))
 
 
-def _route_failed(source_file: SourceFile, message: str) -> None:
+def _route_failed(source_file: SourceFile, message: str, *, last_try: bool) -> None:
+    """Count the attempt; the last try of a batch also records why (until then the file is
+    still in hand: its run waits for it)."""
     source_file.route_attempts += 1
-    source_file.route_error = message
+    if last_try:
+        source_file.route_error = message
     source_file.save(
         update_fields=["route_attempts", "route_error", "destination_key", "report_key"]
     )
@@ -904,22 +947,38 @@ def _route_failed(source_file: SourceFile, message: str) -> None:
 # --- finishing a run ------------------------------------------------------------------------
 
 
+NOT_MOVED = Q(state=FileState.INGESTED) | (Q(state=FileState.RETAINED) & ~Q(route_error=""))
+
+
 def complete_if_done(run_id: int) -> None:
-    """Close the run once it has listed everything and no file of it waits to be ingested."""
+    """Close the run once it has listed everything and every file it took is done with: its
+    own ingested, and each file it tried to move (its own, earlier runs' leftovers) tried to
+    the end. A run after which some of them are not where the rules say says so: in its
+    status, on its files, and in a note for each earlier run's file."""
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.finished_at is not None or run.listed_at is None:
         return
-    files = SourceFile.objects.filter(run_id=run_id)
-    # Still in hand: waiting to be ingested, or ingested and not yet tried to be moved.
-    in_hand = Q(state=FileState.CLAIMED) | Q(state=FileState.INGESTED, route_attempts=0)
-    if files.filter(in_hand).exists():
+    taken = SourceFile.objects.filter(Q(run_id=run_id) | Q(route_run_id=run_id))
+    # Still in hand: waiting to be ingested, or ingested and not yet tried to the end.
+    in_hand = Q(state=FileState.CLAIMED) | Q(state=FileState.INGESTED, route_error="")
+    if taken.filter(in_hand).exists():
         return
-    unrouted = files.filter(state=FileState.INGESTED).count()
-    troubled = run.files_failed or unrouted or run.notes
-    status = RunStatus.PARTIAL if troubled else RunStatus.SUCCEEDED
-    Run.objects.filter(pk=run_id, finished_at__isnull=True).update(
-        status=status, finished_at=timezone.now()
-    )
+    not_moved = list(taken.filter(NOT_MOVED).values_list("run_id", "key", "route_error"))
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id, finished_at__isnull=True).first()
+        if run is None:
+            return  # closed meanwhile
+        for file_run, key, why in not_moved:
+            if file_run != run_id and len(run.notes) < MAX_NOTES:
+                run.notes = [*run.notes, f"{key} (ingested by run {file_run}): not moved: {why}"]
+        if not_moved:
+            run.status = RunStatus.UNMOVED
+        elif run.files_failed or run.notes:
+            run.status = RunStatus.PARTIAL
+        else:
+            run.status = RunStatus.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at", "notes"])
 
 
 def run_inline(run: Run, *, parallel: int = 1) -> Run:

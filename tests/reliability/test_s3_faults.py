@@ -93,7 +93,7 @@ def test_a_failed_move_is_shown_then_finished_without_ingesting_again(
     proxy.rules.append(rule)
     first = run_now(connector)
     source_file = SourceFile.objects.get()
-    assert first.status == "partial"
+    assert first.status == RunStatus.UNMOVED
     assert source_file.state == FileState.INGESTED and source_file.route_error
     assert "incoming/good.csv" in keys(s3_client, bucket)
     proxy.rules.clear()
@@ -112,7 +112,7 @@ def long_name(total: int, directory: str = "incoming/", extension: str = ".csv")
 
 
 def test_a_suffixed_name_past_the_key_limit_is_shortened_to_fit(
-    alice, proxy, bucket, s3_endpoint, s3_client
+    alice, bucket, s3_endpoint, proxy, s3_client
 ) -> None:
     connector = make_connector(alice, bucket=bucket, endpoint=proxy.url, success_path="done/more/")
     key = long_name(1023)
@@ -144,7 +144,7 @@ def test_a_failed_file_with_a_long_key_gets_a_report_that_fits(
 
 
 def test_a_file_whose_directories_leave_no_room_is_kept_saying_why(
-    alice, proxy, bucket, s3_endpoint, s3_client, monkeypatch
+    alice, bucket, s3_endpoint, proxy, s3_client, monkeypatch
 ) -> None:
     connector = make_connector(
         alice, bucket=bucket, endpoint=proxy.url, success_path="processed/files/done/"
@@ -181,3 +181,20 @@ def test_a_later_run_that_could_not_move_an_earlier_file_says_so(
     assert third.status == RunStatus.SUCCEEDED and third.records_created == 0
     converged(s3_client, bucket)
     record("s3_faults", "a later run failing to move an earlier file", outcome="says so")
+
+
+def test_a_move_that_succeeds_when_retried_leaves_the_run_succeeded(
+    connector, proxy, bucket, s3_client, monkeypatch
+) -> None:
+    """The run was closed after the first failed try, as if the file would not be moved."""
+    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.05,))
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    proxy.rules.append(Rule("PUT", "done/good.csv", "403", times=1))
+    run = services.start_run(connector, trigger="manual")
+    claimed: list[int] = []
+    services.execute_run(run.pk, dispatch=lambda run_id, ids: claimed.extend(ids))
+    services.process_batch(run.pk, claimed)  # as a worker does, once the listing is done
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and proxy.rules[0].hits == 1
+    assert SourceFile.objects.get().route_attempts == 1
+    converged(s3_client, bucket)
