@@ -345,3 +345,60 @@ def test_an_endpoint_that_refuses_the_probe_gets_copies(
     assert run.status == RunStatus.SUCCEEDED
     assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
     assert calls["copy_object"] == 2 and calls["put_object"] == 1  # the refused probe only
+
+
+# --- the error report follows the file's no-overwrite rule ----------------------------------
+
+
+@pytest.fixture
+def proxied(moto_url: str, s3_endpoint: str, settings: Any) -> Iterator[FaultProxy]:
+    with fault_proxy(moto_url) as running:
+        settings.S3_ALLOWED_ENDPOINTS = [moto_url, running.url]
+        yield running
+
+
+def breaking(proxy: FaultProxy, way: str) -> None:
+    """Make the endpoint behind the proxy drop conditional writes or refuse to list failed/."""
+    from tests.support.fault_proxy import Rule
+
+    if way == "ignores-if-none-match":
+        proxy.drop_headers = {"if-none-match"}
+    elif way == "refuses-listing":
+        proxy.rules.append(Rule("GET", "prefix=failed", "403"))
+    elif way == "honours-every-condition":
+        proxy.honour_conditions = True
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "files"),
+    [
+        ("moto", 2),  # a batch: PUT with If-None-Match
+        ("moto", 1),  # a file alone: a listing finds a free name, then a copy
+        ("ignores-if-none-match", 2),  # the probe finds that out: listing and copies
+        ("refuses-listing", 1),  # a HEAD per name
+        ("honours-every-condition", 2),  # as AWS S3
+    ],
+)
+def test_an_existing_error_report_is_never_overwritten(
+    alice, bucket, s3_client, proxied, endpoint: str, files: int
+) -> None:
+    from tests.support.factories import BAD_CSV
+
+    breaking(proxied, endpoint)
+    connector = make_connector(alice, bucket=bucket, endpoint=proxied.url)
+    put(s3_client, bucket, "failed/r.csv.errors.txt", "an older report, not ours")
+    put(s3_client, bucket, "incoming/r.csv", BAD_CSV)
+    if files == 2:
+        put(s3_client, bucket, "incoming/s.csv", good(0))
+    run_now(connector)
+    failed = SourceFile.objects.get(key="incoming/r.csv")
+    assert s3_client.get_object(Bucket=bucket, Key="failed/r.csv.errors.txt")["Body"].read() == (
+        b"an older report, not ours"
+    )
+    assert (failed.state, failed.destination_key) == (FileState.MOVED, f"failed/r-{failed.pk}.csv")
+    assert failed.report_key == f"failed/r-{failed.pk}.csv.errors.txt"
+    assert keys(s3_client, bucket, "failed/") == sorted(
+        ["failed/r.csv.errors.txt", failed.destination_key, failed.report_key]
+    )
+    report = s3_client.get_object(Bucket=bucket, Key=failed.report_key)["Body"].read().decode()
+    assert "incoming/r.csv" in report and "not-an-email" in report
