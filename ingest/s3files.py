@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from connectors.paths import PROBE_PREFIX, is_probe_key
-from ingest.destinations import MAX_ATTEMPTS, candidates
+from ingest.destinations import MAX_ATTEMPTS, candidates, report_key
 
 logger = logging.getLogger(__name__)
 LEDGER_META = "loadbay-file"  # x-amz-meta-loadbay-file: the SourceFile id that wrote the object
@@ -190,14 +190,22 @@ def vacant_keys(
 def free_destination(
     client: Any, layout: Layout, key: str, target_dir: str, file_id: int, *, with_report: bool
 ) -> tuple[str, bool]:
-    """(destination key, already copied by us). Never picks a key holding someone else's object."""
+    """(destination key, already copied by us): the first name free or holding this ledger
+    entry's copy, whose report's name (with_report) is too. Never picks a key holding someone
+    else's object."""
     for candidate in candidates(key, layout.source, target_dir, file_id, with_report=with_report):
         head = _head(client, layout.bucket, candidate)
-        if head is None:
-            return candidate, False
-        if _written_by(head, file_id):
-            return candidate, True
+        if head is not None and not _written_by(head, file_id):
+            continue
+        if with_report and not _free_or_ours(client, layout.bucket, report_key(candidate), file_id):
+            continue
+        return candidate, head is not None
     raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
+
+
+def _free_or_ours(client: Any, bucket: str, key: str, file_id: int) -> bool:
+    head = _head(client, bucket, key)
+    return head is None or _written_by(head, file_id)
 
 
 def _written_by(head: dict[str, Any] | None, file_id: int) -> bool:
@@ -284,9 +292,12 @@ def place_bytes(
 ) -> str:
     """Write a file's bytes where it goes with conditional PUTs, each refused by the endpoint
     if its name is taken (If-None-Match: *): the first free name, or the one this ledger entry
-    wrote already (a move interrupted after its write). Returns the key written."""
+    wrote already (a move interrupted after its write), skipping names whose report's name
+    (with_report) holds someone else's object. Returns the key written."""
     params = _write_params(headers, file_id)
     for candidate in candidates(key, layout.source, target_dir, file_id, with_report=with_report):
+        if with_report and not _free_or_ours(client, layout.bucket, report_key(candidate), file_id):
+            continue
         if _put_if_absent(client, layout.bucket, candidate, data, params):
             return candidate
         if _written_by(_head(client, layout.bucket, candidate), file_id):
@@ -349,14 +360,38 @@ def _probe_conditional_writes(client: Any, bucket: str, prefix: str) -> bool:
     return honoured
 
 
-def put_text(client: Any, bucket: str, key: str, text: str, file_id: int) -> None:
-    client.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=text.encode(),
-        ContentType="text/plain; charset=utf-8",
-        Metadata={LEDGER_META: str(file_id)},
-    )
+def put_report(
+    client: Any, bucket: str, key: str, text: str, file_id: int, *, if_absent: bool
+) -> bool:
+    """Write a failed file's error report; False if its name holds someone else's object.
+    `if_absent` where the endpoint honours If-None-Match (probed): it refuses the PUT over an
+    existing name. Otherwise the name was found free by listing or HEAD just before."""
+    params = {
+        "Bucket": bucket,
+        "Key": key,
+        "Body": text.encode(),
+        "ContentType": "text/plain; charset=utf-8",
+        "Metadata": {LEDGER_META: str(file_id)},
+    }
+    if not if_absent:
+        client.put_object(**params)
+        return True
+    try:
+        client.put_object(**params, IfNoneMatch="*")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
+            raise
+        return _written_by(_head(client, bucket, key), file_id)  # ours: an earlier attempt's
+    return True
+
+
+def remove_copy(client: Any, bucket: str, key: str) -> None:
+    """Delete an object this run wrote and must not leave (best effort: a copy left behind
+    holds nothing that is not also elsewhere)."""
+    try:
+        client.delete_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("could not remove our copy %s: %s", key, exc)
 
 
 REPLACED = "PreconditionFailed"  # the code of a key whose ETag no longer matched

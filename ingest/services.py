@@ -742,10 +742,8 @@ def _route(
             )
         )
         moves = [_move_for(layout, f) for f in files]
-        _give_bytes_to_puts(client, layout, moves, held)
-        vacant = s3files.vacant_keys(
-            client, layout.bucket, [m.first_choice for m in moves if m.target and m.data is None]
-        )
+        _plan_writes(client, layout, moves, held)
+        vacant = s3files.vacant_keys(client, layout.bucket, _names_to_list(moves))
         with ThreadPoolExecutor(max(1, min(settings.INGEST_S3_THREADS, len(moves)))) as pool:
             results = list(pool.map(lambda m: _copy_to_target(client, layout, m, vacant), moves))
         to_remove: list[SourceFile] = []
@@ -812,6 +810,7 @@ class _Move:
     outcome: tuple[str, str] | None = None  # (state, reason) to record instead of a removal
     error: str = ""
     unmovable: str = ""  # why no name under `target` can ever hold it: kept in the source
+    report_if_absent: bool = False  # the report is PUT with If-None-Match (honoured)
     data: bytes | None = None  # the file's bytes, to PUT instead of copying
 
 
@@ -831,20 +830,32 @@ def _move_for(layout: s3files.Layout, source_file: SourceFile) -> _Move:
     return move
 
 
-def _give_bytes_to_puts(
+def _plan_writes(
     client: Any, layout: s3files.Layout, moves: list[_Move], held: dict[int, bytes]
 ) -> None:
     """The moves whose bytes are held, whose properties a PUT keeps, and whose directory's
-    endpoint refuses a PUT over an existing name, write the bytes: no listing, and no copy."""
+    endpoint refuses a PUT over an existing name, write the bytes: no listing, and no copy.
+    Error reports are PUT with that condition too where it is honoured."""
     for move in moves:
+        if not move.target or move.unmovable:
+            continue
         data = held.get(move.source_file.pk)
-        if (
-            data is not None
-            and move.target
-            and s3files.can_put(move.source_file.object_headers)
-            and s3files.honours_conditional_writes(client, layout.bucket, move.target)
-        ):
+        puttable = data is not None and s3files.can_put(move.source_file.object_headers)
+        if not (puttable or move.report):
+            continue  # asked only when it matters: the probe writes objects
+        if_absent = s3files.honours_conditional_writes(client, layout.bucket, move.target)
+        move.report_if_absent = bool(move.report) and if_absent
+        if puttable and if_absent:
             move.data = data
+
+
+def _names_to_list(moves: list[_Move]) -> list[str]:
+    """The names a listing checks are free: the first choices of the moves that copy, and
+    their reports' names."""
+    copied = [m for m in moves if m.target and not m.unmovable and m.data is None]
+    return [m.first_choice for m in copied] + [
+        report_key(m.first_choice) for m in copied if m.report
+    ]
 
 
 def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: set[str]) -> bool:
@@ -872,7 +883,9 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
             )
             ours = True  # written (or found written) by place_bytes
             faults.checkpoint("after_copy")
-        elif move.first_choice in vacant:
+        elif move.first_choice in vacant and (
+            not move.report or report_key(move.first_choice) in vacant
+        ):
             destination, ours = move.first_choice, False
         else:
             destination, ours = s3files.free_destination(
@@ -895,11 +908,8 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
                 headers=source_file.object_headers,
             )
             faults.checkpoint("after_copy")
-        if move.report:
-            source_file.report_key = report_key(destination)
-            s3files.put_text(
-                client, layout.bucket, source_file.report_key, move.report, source_file.pk
-            )
+        if move.report and not _write_report(client, layout.bucket, move, destination):
+            return False
     except DestinationTooLong as exc:  # every name short enough is taken
         move.unmovable = str(exc)
         return False
@@ -917,6 +927,21 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
         return False
     source_file.destination_key = destination
     return True
+
+
+def _write_report(client: Any, bucket: str, move: _Move, destination: str) -> bool:
+    """Write the report next to the file; if its name was taken meanwhile (found free before
+    the file was written), take the file's copy back: the next try picks other names."""
+    source_file = move.source_file
+    name = report_key(destination)
+    if s3files.put_report(
+        client, bucket, name, move.report, source_file.pk, if_absent=move.report_if_absent
+    ):
+        source_file.report_key = name
+        return True
+    s3files.remove_copy(client, bucket, destination)
+    move.error = f"Its error report's name {name} was taken by another object meanwhile."
+    return False
 
 
 def _delete_sources(client: Any, bucket: str, keys: dict[str, str]) -> dict[str, tuple[str, str]]:

@@ -402,3 +402,54 @@ def test_an_existing_error_report_is_never_overwritten(
     )
     report = s3_client.get_object(Bucket=bucket, Key=failed.report_key)["Body"].read().decode()
     assert "incoming/r.csv" in report and "not-an-email" in report
+
+
+class ReportNameTakenMeanwhile:
+    """The real client; right after the file is written to failed/r.csv, someone else writes
+    failed/r.csv.errors.txt (after the name was found free, before the report is written)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def _then_take_the_report_name(self, kwargs: dict[str, Any]) -> None:
+        if kwargs["Key"] == "failed/r.csv":
+            put(self._client, kwargs["Bucket"], "failed/r.csv.errors.txt", "someone else's")
+
+    def put_object(self, **kwargs: Any) -> Any:
+        response = self._client.put_object(**kwargs)
+        self._then_take_the_report_name(kwargs)
+        return response
+
+    def copy_object(self, **kwargs: Any) -> Any:
+        response = self._client.copy_object(**kwargs)
+        self._then_take_the_report_name(kwargs)
+        return response
+
+
+@pytest.mark.parametrize("files", [1, 2], ids=["copied", "put"])
+def test_a_report_name_taken_at_the_last_moment_sends_the_file_elsewhere(
+    connector, bucket, s3_client, monkeypatch, files: int
+) -> None:
+    from tests.support.factories import BAD_CSV
+
+    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.01,))
+    wrap_clients(monkeypatch, ReportNameTakenMeanwhile)
+    put(s3_client, bucket, "incoming/r.csv", BAD_CSV)
+    if files == 2:
+        put(s3_client, bucket, "incoming/s.csv", good(0))
+    run = run_now(connector)
+    failed = SourceFile.objects.get(key="incoming/r.csv")
+    assert (failed.state, failed.report_key) == (
+        FileState.MOVED,
+        f"failed/r-{failed.pk}.csv.errors.txt",
+    )
+    assert keys(s3_client, bucket, "failed/") == sorted(
+        ["failed/r.csv.errors.txt", failed.destination_key, failed.report_key]
+    )  # our copy at failed/r.csv, whose report name was taken, was taken back
+    assert s3_client.get_object(Bucket=bucket, Key="failed/r.csv.errors.txt")["Body"].read() == (
+        b"someone else's"
+    )
+    assert run.status == RunStatus.PARTIAL  # the failed file; it is moved
