@@ -27,7 +27,7 @@ from connectors.aws import S3AccessError, describe_error, shared_s3_client
 from connectors.models import Connector
 from connectors.sources.s3 import params_for_connector
 from entities.validation import FieldSpec
-from ingest import faults, reports, s3files
+from ingest import conditions, faults, reports, s3files
 from ingest.destinations import DestinationTooLong, destination_for, report_key
 from ingest.models import (
     ConnectorLock,
@@ -538,12 +538,19 @@ class FileChanged(Exception):
     """The object changed or vanished after it was listed; its new version comes next run."""
 
 
+REPLACED_AFTER_LISTING = (
+    "The file was replaced after it was listed; the new version will be ingested by the next run."
+)
+
+
 def _open(client: Any, source_file: SourceFile) -> tuple[Any, dict[str, Any]]:
     """The file's body as a stream and its headers, if it still is the version claimed."""
     try:
         return s3files.open_object(
             client, source_file.connector.s3.bucket, source_file.key, source_file.etag
         )
+    except s3files.SourceReplaced as exc:  # the endpoint ignored If-Match
+        raise FileChanged(REPLACED_AFTER_LISTING) from exc
     except (ClientError, BotoCoreError) as exc:
         raise _read_failure(exc, source_file.key) from exc
 
@@ -551,10 +558,7 @@ def _open(client: Any, source_file: SourceFile) -> tuple[Any, dict[str, Any]]:
 def _read_failure(exc: Exception, key: str) -> Exception:
     error = describe_error(exc, action=f"Reading {key}")
     if error.code in {"PreconditionFailed", "412"}:
-        return FileChanged(
-            "The file was replaced after it was listed; the new version "
-            "will be ingested by the next run."
-        )
+        return FileChanged(REPLACED_AFTER_LISTING)
     if error.code in {"NoSuchKey", "404"}:
         return FileChanged("The file was deleted from the bucket before it could be read.")
     return TransientIngestError(str(error))
@@ -756,12 +760,13 @@ def _route(
                 _finish(move.source_file, FileState.RETAINED, not_moved=move.unmovable)
             elif move.outcome:
                 _finish(move.source_file, move.outcome[0], reason=move.outcome[1])
-        failures = _delete_sources(client, layout.bucket, {f.key: f.etag for f in to_remove})
+        failures = _delete_sources(client, layout, {f.key: f.etag for f in to_remove})
         faults.checkpoint("after_delete")
         replaced = _settle_deletes(to_remove, failures, last_try=last_try)
     for source_file in replaced:
-        if source_file.run_id is not None:
-            note(source_file.run_id, _replaced_note(source_file))
+        run_id = source_file.route_run_id or source_file.run_id  # the run moving it
+        if run_id is not None:
+            note(run_id, _replaced_note(source_file))
 
 
 def _settle_deletes(
@@ -811,6 +816,7 @@ class _Move:
     error: str = ""
     unmovable: str = ""  # why no name under `target` can ever hold it: kept in the source
     report_if_absent: bool = False  # the report is PUT with If-None-Match (honoured)
+    check_copy: bool = True  # CopySourceIfMatch is not known to be honoured: check the copy
     data: bytes | None = None  # the file's bytes, to PUT instead of copying
 
 
@@ -835,17 +841,20 @@ def _plan_writes(
 ) -> None:
     """The moves whose bytes are held, whose properties a PUT keeps, and whose directory's
     endpoint refuses a PUT over an existing name, write the bytes: no listing, and no copy.
-    Error reports are PUT with that condition too where it is honoured."""
+    Error reports are PUT with that condition too where it is honoured; copies are checked
+    where CopySourceIfMatch is not."""
     for move in moves:
         if not move.target or move.unmovable:
             continue
+        honoured = conditions.endpoint_conditions(client, layout.bucket, move.target)
+        move.check_copy = not honoured.copy_if_match
+        move.report_if_absent = bool(move.report) and honoured.put_if_absent
         data = held.get(move.source_file.pk)
-        puttable = data is not None and s3files.can_put(move.source_file.object_headers)
-        if not (puttable or move.report):
-            continue  # asked only when it matters: the probe writes objects
-        if_absent = s3files.honours_conditional_writes(client, layout.bucket, move.target)
-        move.report_if_absent = bool(move.report) and if_absent
-        if puttable and if_absent:
+        if (
+            data is not None
+            and honoured.put_if_absent
+            and s3files.can_put(move.source_file.object_headers)
+        ):
             move.data = data
 
 
@@ -870,63 +879,84 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
     if move.unmovable:
         return False
     try:
-        if move.data is not None:
-            destination = s3files.place_bytes(
-                client,
-                layout,
-                source_file.key,
-                move.target,
-                file_id=source_file.pk,
-                data=move.data,
-                headers=source_file.object_headers,
-                with_report=bool(move.report),
-            )
-            ours = True  # written (or found written) by place_bytes
-            faults.checkpoint("after_copy")
-        elif move.first_choice in vacant and (
-            not move.report or report_key(move.first_choice) in vacant
-        ):
-            destination, ours = move.first_choice, False
-        else:
-            destination, ours = s3files.free_destination(
-                client,
-                layout,
-                source_file.key,
-                move.target,
-                source_file.pk,
-                with_report=bool(move.report),
-            )
-        if not ours:
-            s3files.copy_object(
-                client,
-                layout.bucket,
-                source_file.key,
-                destination,
-                etag=source_file.etag,
-                size=source_file.size,
-                file_id=source_file.pk,
-                headers=source_file.object_headers,
-            )
-            faults.checkpoint("after_copy")
+        destination = _write_file(client, layout, move, vacant)
         if move.report and not _write_report(client, layout.bucket, move, destination):
             return False
     except DestinationTooLong as exc:  # every name short enough is taken
         move.unmovable = str(exc)
         return False
+    except s3files.SourceReplaced:  # found by the check of a copy (its condition ignored)
+        move.outcome = _replaced_before_moved(source_file)
+        return False
     except (ClientError, BotoCoreError) as exc:
         error = describe_error(exc, action=f"Moving it to {move.target}")
         if error.code in {"PreconditionFailed", "412"}:
-            move.outcome = (
-                FileState.SUPERSEDED,
-                source_file.failure_reason
-                or "The file was replaced in the bucket before it could be moved; the new "
-                "version will be ingested by the next run.",
-            )
+            move.outcome = _replaced_before_moved(source_file)
         else:
             move.error = str(error)
         return False
     source_file.destination_key = destination
     return True
+
+
+def _write_file(client: Any, layout: s3files.Layout, move: _Move, vacant: set[str]) -> str:
+    """Write the file under the first free name, by a PUT of the bytes held or by a copy, or
+    find the copy an earlier attempt made (checked where copies are); return its key."""
+    source_file = move.source_file
+    with_report = bool(move.report)
+    if move.data is not None:
+        destination = s3files.place_bytes(
+            client,
+            layout,
+            source_file.key,
+            move.target,
+            file_id=source_file.pk,
+            data=move.data,
+            headers=source_file.object_headers,
+            with_report=with_report,
+        )
+        faults.checkpoint("after_copy")
+        return destination
+    found: str | None = None
+    if move.first_choice in vacant and (not with_report or report_key(move.first_choice) in vacant):
+        destination = move.first_choice
+    else:
+        destination, found = s3files.free_destination(
+            client, layout, source_file.key, move.target, source_file.pk, with_report=with_report
+        )
+    if found is not None:  # copied by an earlier attempt, which may have died before its check
+        if move.check_copy:
+            s3files.ensure_copy_of(
+                client,
+                layout.bucket,
+                source_file.key,
+                source_file.etag,
+                copied=found,
+                copy_key=destination,
+            )
+        return destination
+    s3files.copy_object(
+        client,
+        layout.bucket,
+        source_file.key,
+        destination,
+        etag=source_file.etag,
+        size=source_file.size,
+        file_id=source_file.pk,
+        headers=source_file.object_headers,
+        check=move.check_copy,
+    )
+    faults.checkpoint("after_copy")
+    return destination
+
+
+def _replaced_before_moved(source_file: SourceFile) -> tuple[str, str]:
+    return (
+        FileState.SUPERSEDED,
+        source_file.failure_reason
+        or "The file was replaced in the bucket before it could be moved; the new "
+        "version will be ingested by the next run.",
+    )
 
 
 def _write_report(client: Any, bucket: str, move: _Move, destination: str) -> bool:
@@ -944,12 +974,17 @@ def _write_report(client: Any, bucket: str, move: _Move, destination: str) -> bo
     return False
 
 
-def _delete_sources(client: Any, bucket: str, keys: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """{key: (code, message)} of the keys not deleted ({key: ETag} are deleted if unchanged)."""
+def _delete_sources(
+    client: Any, layout: s3files.Layout, keys: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """{key: (code, message)} of the keys not deleted ({key: ETag} are deleted if unchanged:
+    checked first where the endpoint ignores the ETags of a DeleteObjects)."""
     if not keys:
         return {}
     try:
-        return s3files.delete_keys(client, bucket, keys)
+        probed_in = layout.success or layout.failed or layout.source
+        honoured = conditions.endpoint_conditions(client, layout.bucket, probed_in)
+        return s3files.delete_keys(client, layout.bucket, keys, check=not honoured.delete_if_match)
     except (ClientError, BotoCoreError) as exc:
         error = describe_error(exc, action="Deleting from the source directory")
         return dict.fromkeys(keys, (error.code or "Error", str(error)))
