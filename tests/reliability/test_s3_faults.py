@@ -198,3 +198,4 @@ def test_a_move_that_succeeds_when_retried_leaves_the_run_succeeded(
     assert run.status == RunStatus.SUCCEEDED and proxy.rules[0].hits == 1
     assert SourceFile.objects.get().route_attempts == 1
     converged(s3_client, bucket)
+    record("s3_faults", "AccessDenied on the first try of a move", outcome="retried, succeeded")
