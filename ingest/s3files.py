@@ -363,6 +363,8 @@ def place_bytes(
             continue
         if _put_if_absent(client, layout.bucket, candidate, data, params):
             return candidate
+        # Ours: an earlier try of this batch PUT the same bytes (held only by the task that
+        # read and ingested them), so unlike a copy found, it needs no check of its version.
         if _written_by(_head(client, layout.bucket, candidate), file_id):
             return candidate
     raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
