@@ -300,9 +300,11 @@ S3_MAX_POOL_CONNECTIONS = env.int("S3_MAX_POOL_CONNECTIONS", default=50)
 # Objects larger than this are moved with a multipart copy (CopyObject's limit is 5 GiB).
 S3_MULTIPART_COPY_THRESHOLD = env.int("S3_MULTIPART_COPY_THRESHOLD", default=5 * 1024**3)
 S3_MULTIPART_COPY_PART_SIZE = env.int("S3_MULTIPART_COPY_PART_SIZE", default=512 * 1024**2)
-# "auto": a small file whose bytes a run has read is moved by a PUT that the endpoint refuses
-# if the name is taken (If-None-Match: *), once a probe has shown that the endpoint honours
-# that (AWS S3 does); "off": always list the destination, then copy.
+# "auto": a probe finds which request conditions the endpoint honours (ingest/conditions.py);
+# a small file whose bytes a run has read is moved by a PUT that the endpoint refuses if the
+# name is taken (If-None-Match: *) where that is honoured (AWS S3 does), and copies and deletes
+# are checked by Loadbay where their ETag conditions are not. "off": probe nothing, rely on no
+# condition: always list the destination, copy, and check.
 S3_CONDITIONAL_WRITES = env.str("S3_CONDITIONAL_WRITES", default="auto")
 if S3_CONDITIONAL_WRITES not in {"auto", "off"}:
     raise ImproperlyConfigured(

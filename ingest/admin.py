@@ -13,6 +13,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class SourceFileInline(admin.TabularInline):
     model = SourceFile
+    fk_name = "run"  # the run that ingested it (route_run is a later run that moved it)
     extra = 0
     can_delete = False
     fields = [

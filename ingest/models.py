@@ -23,6 +23,8 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     PARTIAL = "partial", "Completed with failed files"
+    # Files it ingested, or earlier runs' files it tried to move, are not where the rules say.
+    UNMOVED = "unmoved", "Completed, some files not moved"
     FAILED = "failed", "Failed"
 
 
@@ -115,7 +117,16 @@ class SourceFile(models.Model):
     destination_key = models.CharField(max_length=1024, blank=True)
     report_key = models.CharField(max_length=1024, blank=True)
     route_attempts = models.PositiveIntegerField(default=0)
-    route_error = models.TextField(blank=True, help_text="Why the last move or delete failed.")
+    route_error = models.TextField(
+        blank=True,
+        help_text="Why the last move or delete failed (retried), or, for a file kept in the "
+        "source directory, why it cannot be moved.",
+    )
+    # A later run that took this file, ingested by an earlier run, to move it: that run says
+    # whether it could.
+    route_run = models.ForeignKey(
+        Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     claimed_at = models.DateTimeField(auto_now_add=True)
     ingested_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

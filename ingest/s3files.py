@@ -5,15 +5,14 @@ object that is not ours: such a destination gets a suffix instead. The file is w
 server-side copy (multipart above the threshold) after a listing found its name free, or, for
 a small file whose bytes a run already holds, by a conditional PUT (If-None-Match: *) that
 the endpoint itself refuses when the name is taken, where the endpoint honours it (probed).
-Sources are deleted only if they still hold the version read (ETag), where that is honoured.
+Nothing is moved or deleted as ingested unless it is the version read (its ETag): by the
+request's own condition where the endpoint honours it (see conditions), otherwise by checking
+the ETag a read or copy returns, and the sources' ETags just before deleting them.
 """
 
 import fnmatch
 import logging
 import posixpath
-import threading
-import uuid
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from connectors.paths import PROBE_PREFIX, is_probe_key, relative_key
+from connectors.paths import is_probe_key
+from ingest.destinations import MAX_ATTEMPTS, candidates, report_key
 
 logger = logging.getLogger(__name__)
 LEDGER_META = "loadbay-file"  # x-amz-meta-loadbay-file: the SourceFile id that wrote the object
@@ -103,10 +103,18 @@ def list_pages(
         )
 
 
+class SourceReplaced(Exception):
+    """The source no longer holds the version claimed (found by its ETag where the endpoint
+    ignored the request's condition); a copy made of it was taken back."""
+
+
 def open_object(client: Any, bucket: str, key: str, etag: str) -> tuple[Any, dict[str, Any]]:
     """(the object's body as a stream, its content type and metadata), only if it still has
-    the ETag we claimed."""
+    the ETag we claimed: If-Match, and the ETag of the response (some endpoints ignore it)."""
     response = client.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
+    if _etag(response.get("ETag", "")) != etag:
+        response["Body"].close()
+        raise SourceReplaced(key)
     return response["Body"], _headers_of(response)
 
 
@@ -143,18 +151,6 @@ def can_put(headers: dict[str, Any] | None) -> bool:
     return headers is not None and not headers.get("tag_count")
 
 
-def destination_for(key: str, layout: Layout, target_dir: str, file_id: int, attempt: int) -> str:
-    """target_dir + the key's path relative to the source; later attempts get a suffix."""
-    relative = relative_key(key, layout.source)
-    if attempt == 0:
-        return target_dir + relative
-    directory, name = posixpath.split(relative)
-    stem, dot, ext = name.partition(".")
-    suffix = f"-{file_id}" if attempt == 1 else f"-{file_id}-{attempt}"
-    renamed = f"{stem}{suffix}{dot}{ext}"
-    return target_dir + (f"{directory}/{renamed}" if directory else renamed)
-
-
 def _head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client.head_object(Bucket=bucket, Key=key)
@@ -171,52 +167,79 @@ def vacant_keys(
     request for a batch of neighbours, such as files bound for one directory, instead of a
     HEAD each. Keys the listing did not reach within `max_pages`, or all of them if listing is
     refused, are left out: the caller asks about those one by one."""
-    if not keys:
+    try:
+        existing, reached = _list_range(client, bucket, keys, max_pages, page_size)
+    except ClientError:
         return set()
+    return {key for key in keys if key <= reached and key not in existing}
+
+
+def current_etags(
+    client: Any, bucket: str, keys: list[str], *, max_pages: int = 2, page_size: int = 1000
+) -> dict[str, str | None]:
+    """{key: the ETag it has now, None if it holds nothing}: one listing of the range the keys
+    span (for a batch of sources, one request), a HEAD for each key it did not reach."""
+    try:
+        listed, reached = _list_range(client, bucket, keys, max_pages, page_size)
+    except ClientError:
+        listed, reached = {}, ""
+    found: dict[str, str | None] = {}
+    for key in keys:
+        if key <= reached:
+            found[key] = listed.get(key)
+        else:
+            head = _head(client, bucket, key)
+            found[key] = None if head is None else _etag(head["ETag"])
+    return found
+
+
+def _list_range(
+    client: Any, bucket: str, keys: list[str], max_pages: int, page_size: int
+) -> tuple[dict[str, str], str]:
+    """({key: ETag} of the objects in the range `keys` span, the last key reached: every key
+    up to it has been listed)."""
+    if not keys:
+        return {}, ""
     ordered = sorted(set(keys))  # code point order is S3's UTF-8 byte order
     request = {"Bucket": bucket, "Prefix": posixpath.commonprefix(ordered)}
     if len(ordered[0]) > 1:
         request["StartAfter"] = ordered[0][:-1]  # a proper prefix sorts just before the key
-    existing: set[str] = set()
-    reached = ""  # every key up to this one has been listed
-    try:
-        pages = client.get_paginator("list_objects_v2").paginate(
-            **request, PaginationConfig={"PageSize": page_size}
-        )
-        for number, page in enumerate(pages, start=1):
-            listed = [item["Key"] for item in page.get("Contents", [])]
-            existing.update(listed)
-            if not page.get("IsTruncated") or (listed and listed[-1] >= ordered[-1]):
-                reached = ordered[-1]
-                break
-            if listed:
-                reached = listed[-1]
-            if number >= max_pages:
-                break
-    except ClientError:
-        return set()
-    return {key for key in ordered if key <= reached and key not in existing}
+    existing: dict[str, str] = {}
+    reached = ""
+    pages = client.get_paginator("list_objects_v2").paginate(
+        **request, PaginationConfig={"PageSize": page_size}
+    )
+    for number, page in enumerate(pages, start=1):
+        listed = [(item["Key"], _etag(item["ETag"])) for item in page.get("Contents", [])]
+        existing.update(listed)
+        if not page.get("IsTruncated") or (listed and listed[-1][0] >= ordered[-1]):
+            return existing, ordered[-1]
+        if listed:
+            reached = listed[-1][0]
+        if number >= max_pages:
+            break
+    return existing, reached
 
 
 def free_destination(
-    client: Any, layout: Layout, key: str, target_dir: str, file_id: int
-) -> tuple[str, bool]:
-    """(destination key, already copied by us). Never picks a key holding someone else's object."""
-    for candidate in _destinations(key, layout, target_dir, file_id):
+    client: Any, layout: Layout, key: str, target_dir: str, file_id: int, *, with_report: bool
+) -> tuple[str, str | None]:
+    """(destination key, the ETag of the copy this ledger entry made there already, if any):
+    the first name free or holding our copy, whose report's name (with_report) is too. Never
+    picks a key holding someone else's object."""
+    for candidate in candidates(key, layout.source, target_dir, file_id, with_report=with_report):
         head = _head(client, layout.bucket, candidate)
-        if head is None:
-            return candidate, False
-        if _written_by(head, file_id):
-            return candidate, True
+        if head is not None and not _written_by(head, file_id):
+            continue
+        if with_report and not _free_or_ours(client, layout.bucket, report_key(candidate), file_id):
+            continue
+        return candidate, None if head is None else _etag(head["ETag"])
     raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
 
 
-MAX_ATTEMPTS = 100  # names tried for one destination: the key, then with suffixes
-
-
-def _destinations(key: str, layout: Layout, target_dir: str, file_id: int) -> Iterator[str]:
-    for attempt in range(MAX_ATTEMPTS):
-        yield destination_for(key, layout, target_dir, file_id, attempt)
+def _free_or_ours(client: Any, bucket: str, key: str, file_id: int) -> bool:
+    head = _head(client, bucket, key)
+    return head is None or _written_by(head, file_id)
 
 
 def _written_by(head: dict[str, Any] | None, file_id: int) -> bool:
@@ -234,17 +257,21 @@ def copy_object(
     size: int,
     file_id: int,
     headers: dict[str, Any] | None = None,
+    check: bool = False,
 ) -> None:
     """Server-side copy that keeps content type and metadata and marks the copy as ours.
-    `headers` are the source's (from open_object); without them S3 is asked."""
+    `headers` are the source's (from open_object); without them S3 is asked. The copy names
+    the source's ETag (CopySourceIfMatch); `check` where the endpoint ignores that: a copy
+    that may hold another version is taken back and SourceReplaced raised."""
     if headers is None:
-        headers = _headers_of(
-            client.head_object(Bucket=bucket, Key=source_key, IfMatch=f'"{etag}"')
-        )
+        head = client.head_object(Bucket=bucket, Key=source_key, IfMatch=f'"{etag}"')
+        if _etag(head["ETag"]) != etag:
+            raise SourceReplaced(source_key)
+        headers = _headers_of(head)
     params = _write_params(headers, file_id)
     source = {"Bucket": bucket, "Key": source_key}
     if size <= settings.S3_MULTIPART_COPY_THRESHOLD:
-        client.copy_object(
+        response = client.copy_object(
             Bucket=bucket,
             Key=dest_key,
             CopySource=source,
@@ -252,8 +279,33 @@ def copy_object(
             MetadataDirective="REPLACE",
             **params,
         )
+        copied = _etag(response["CopyObjectResult"]["ETag"])
+    else:
+        if check and _current_etag(client, bucket, source_key) != etag:
+            raise SourceReplaced(source_key)  # before copying gigabytes for nothing
+        _multipart_copy(client, bucket, source, dest_key, etag, size, params)
+        copied = ""  # a multipart copy's ETag is never the source's: the source decides
+    if check:
+        ensure_copy_of(client, bucket, source_key, etag, copied=copied, copy_key=dest_key)
+
+
+def ensure_copy_of(
+    client: Any, bucket: str, source_key: str, etag: str, *, copied: str, copy_key: str
+) -> None:
+    """Where CopySourceIfMatch is ignored: the copy at `copy_key` (its ETag `copied`) holds
+    the version `etag` of the source if it has that ETag, or, when the ETags of a copy and its
+    source differ anyway (a multipart upload, some encryption), if the source still has it,
+    so that no other version can have been copied (but one put there and replaced back within
+    moments). Otherwise the copy is taken back and SourceReplaced raised."""
+    if copied == etag or _current_etag(client, bucket, source_key) == etag:
         return
-    _multipart_copy(client, bucket, source, dest_key, etag, size, params)
+    remove_copy(client, bucket, copy_key)
+    raise SourceReplaced(source_key)
+
+
+def _current_etag(client: Any, bucket: str, key: str) -> str | None:
+    head = _head(client, bucket, key)
+    return None if head is None else _etag(head["ETag"])
 
 
 def _multipart_copy(
@@ -299,14 +351,20 @@ def place_bytes(
     file_id: int,
     data: bytes,
     headers: dict[str, Any],
+    with_report: bool,
 ) -> str:
     """Write a file's bytes where it goes with conditional PUTs, each refused by the endpoint
     if its name is taken (If-None-Match: *): the first free name, or the one this ledger entry
-    wrote already (a move interrupted after its write). Returns the key written."""
+    wrote already (a move interrupted after its write), skipping names whose report's name
+    (with_report) holds someone else's object. Returns the key written."""
     params = _write_params(headers, file_id)
-    for candidate in _destinations(key, layout, target_dir, file_id):
+    for candidate in candidates(key, layout.source, target_dir, file_id, with_report=with_report):
+        if with_report and not _free_or_ours(client, layout.bucket, report_key(candidate), file_id):
+            continue
         if _put_if_absent(client, layout.bucket, candidate, data, params):
             return candidate
+        # Ours: an earlier try of this batch PUT the same bytes (held only by the task that
+        # read and ingested them), so unlike a copy found, it needs no check of its version.
         if _written_by(_head(client, layout.bucket, candidate), file_id):
             return candidate
     raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
@@ -324,67 +382,54 @@ def _put_if_absent(client: Any, bucket: str, key: str, data: bytes, params: dict
     return True
 
 
-_honoured: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str], bool]]" = (
-    weakref.WeakKeyDictionary()
-)
-_honoured_lock = threading.Lock()
-
-
-def honours_conditional_writes(client: Any, bucket: str, prefix: str) -> bool:
-    """Whether the endpoint refuses a PUT with If-None-Match: * over an existing object, which
-    place_bytes relies on never to overwrite. AWS S3 and most S3-compatible stores do; one
-    that ignored the header would overwrite, so it is tried once per client and directory: a
-    probe object written twice (the second must be refused), then removed. S3_CONDITIONAL_WRITES
-    = "off" never relies on it."""
-    if settings.S3_CONDITIONAL_WRITES == "off":
-        return False
-    with _honoured_lock:  # held through a probe: threads asking meanwhile wait for its answer
-        known = _honoured.setdefault(client, {})
-        if (bucket, prefix) not in known:
-            known[(bucket, prefix)] = _probe_conditional_writes(client, bucket, prefix)
-        return known[(bucket, prefix)]
-
-
-def _probe_conditional_writes(client: Any, bucket: str, prefix: str) -> bool:
-    key = f"{prefix}{PROBE_PREFIX}{uuid.uuid4().hex}-conditional-write"
-    body = b"Loadbay probe: does this endpoint honour If-None-Match? Safe to delete.\n"
-    params = {"Bucket": bucket, "Key": key, "Body": body, "IfNoneMatch": "*"}
-    try:
+def put_report(
+    client: Any, bucket: str, key: str, text: str, file_id: int, *, if_absent: bool
+) -> bool:
+    """Write a failed file's error report; False if its name holds someone else's object.
+    `if_absent` where the endpoint honours If-None-Match (probed): it refuses the PUT over an
+    existing name. Otherwise the name was found free by listing or HEAD just before."""
+    params = {
+        "Bucket": bucket,
+        "Key": key,
+        "Body": text.encode(),
+        "ContentType": "text/plain; charset=utf-8",
+        "Metadata": {LEDGER_META: str(file_id)},
+    }
+    if not if_absent:
         client.put_object(**params)
-    except (ClientError, BotoCoreError):
-        return False  # refused or not implemented: moves copy after listing instead
+        return True
     try:
-        client.put_object(**params)
-        honoured = False  # written over: the endpoint ignores the condition
+        client.put_object(**params, IfNoneMatch="*")
     except ClientError as exc:
-        honoured = exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}
-    except BotoCoreError:
-        honoured = False
+        if exc.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
+            raise
+        return _written_by(_head(client, bucket, key), file_id)  # ours: an earlier attempt's
+    return True
+
+
+def remove_copy(client: Any, bucket: str, key: str) -> None:
+    """Delete an object this run wrote and must not leave (best effort: a copy left behind
+    holds nothing that is not also elsewhere)."""
     try:
         client.delete_object(Bucket=bucket, Key=key)
     except (ClientError, BotoCoreError) as exc:
-        logger.warning("could not remove the probe object %s: %s", key, exc)
-    return honoured
-
-
-def put_text(client: Any, bucket: str, key: str, text: str, file_id: int) -> None:
-    client.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=text.encode(),
-        ContentType="text/plain; charset=utf-8",
-        Metadata={LEDGER_META: str(file_id)},
-    )
+        logger.warning("could not remove our copy %s: %s", key, exc)
 
 
 REPLACED = "PreconditionFailed"  # the code of a key whose ETag no longer matched
 
 
-def delete_keys(client: Any, bucket: str, keys: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Delete {key: ETag} in batches of 1000, each key only if it still has that ETag (a
-    conditional delete, where the endpoint honours it): a file replaced since it was read
-    stays. Returns {key: (code, message)} for the keys not deleted: REPLACED for those."""
+def delete_keys(
+    client: Any, bucket: str, keys: dict[str, str], *, check: bool = False
+) -> dict[str, tuple[str, str]]:
+    """Delete {key: ETag} in batches of 1000, each key only if it still has that ETag: a file
+    replaced since it was read stays. The delete names the ETags (a conditional delete); with
+    `check`, where the endpoint ignores that, the keys' ETags are looked up first (one listing
+    for a batch of neighbours) and only the unchanged are deleted. Returns {key: (code,
+    message)} for the keys not deleted: REPLACED for those replaced."""
     failures: dict[str, tuple[str, str]] = {}
+    if check:
+        keys, failures = _unchanged(client, bucket, keys)
     items = list(keys.items())
     for start in range(0, len(items), DELETE_BATCH):
         batch = items[start : start + DELETE_BATCH]
@@ -398,6 +443,22 @@ def delete_keys(client: Any, bucket: str, keys: dict[str, str]) -> dict[str, tup
         for error in response.get("Errors", []):
             failures[error["Key"]] = (error.get("Code", "Error"), error.get("Message", ""))
     return failures
+
+
+def _unchanged(
+    client: Any, bucket: str, keys: dict[str, str]
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """({key: ETag} of the keys that still have their ETag, {key: (REPLACED, why)} of those
+    that hold another version). Keys that hold nothing are in neither: there is nothing to
+    delete (an earlier attempt did)."""
+    now = current_etags(client, bucket, list(keys))
+    unchanged = {key: etag for key, etag in keys.items() if now[key] == etag}
+    replaced = {
+        key: (REPLACED, "replaced since it was read")
+        for key, etag in keys.items()
+        if now[key] not in {None, etag}
+    }
+    return unchanged, replaced
 
 
 def _delete_objects(

@@ -12,9 +12,11 @@ def runs_of(connector: Connector, *, trigger: str = "") -> QuerySet[Run]:
 
 
 def files_waiting_to_move(connector: Connector) -> QuerySet[SourceFile]:
-    return SourceFile.objects.filter(connector=connector, state=FileState.INGESTED).exclude(
-        route_error=""
-    )
+    """Ingested files whose move failed (retried on every run), and those kept in the source
+    directory because they cannot be moved (not retried)."""
+    return SourceFile.objects.filter(
+        connector=connector, state__in=[FileState.INGESTED, FileState.RETAINED]
+    ).exclude(route_error="")
 
 
 def run_progress(run: Run) -> dict[str, object]:

@@ -29,7 +29,8 @@ from connectors.models import Connector
 from connectors.selectors import run_refusal
 from connectors.sources.s3 import params_for_connector
 from entities.validation import FieldSpec
-from ingest import faults, reports, s3files
+from ingest import conditions, faults, reports, s3files
+from ingest.destinations import DestinationTooLong, destination_for, report_key
 from ingest.models import (
     ConnectorLock,
     FileOutcome,
@@ -226,12 +227,18 @@ def layout_for(connector: Connector) -> s3files.Layout:
 
 
 def _adopt_leftovers(run: Run) -> list[tuple[int, int]]:
-    """Files an earlier run claimed but never finished ingesting or routing."""
+    """Files an earlier run claimed but never finished ingesting or routing. Claimed ones
+    become this run's; ingested ones stay their run's, and this run, which tries to move them
+    (route_run), waits for that and says how it went."""
     leftovers = SourceFile.objects.filter(
         connector_id=run.connector_id, state__in=[FileState.CLAIMED, FileState.INGESTED]
     )
     previous_runs = set(leftovers.exclude(run=run).values_list("run_id", flat=True))
+    previous_runs |= set(leftovers.exclude(route_run=run).values_list("route_run_id", flat=True))
     leftovers.filter(state=FileState.CLAIMED).exclude(run=run).update(run=run)
+    leftovers.filter(state=FileState.INGESTED).exclude(run=run).update(
+        route_run=run, route_error=""
+    )
     adopted = list(leftovers.values_list("pk", "size"))
     Run.objects.filter(pk=run.pk).update(
         files_seen=F("files_seen")
@@ -415,13 +422,18 @@ def _unexpected_failure(exc: BaseException) -> str:
 def route_with_retries(
     client: Any, connector: Connector, file_ids: list[int], *, held: dict[int, bytes] | None = None
 ) -> None:
-    """Route, and retry what failed a few times with backoff before leaving it for next run."""
+    """Route, and retry what failed a few times with backoff before leaving it for next run.
+    Only the last try's failures are recorded as the files' route errors: until then the
+    files are still in hand, and their runs wait for them."""
+    runs = set(SourceFile.objects.filter(pk__in=file_ids).values_list("run_id", flat=True))
     for delay in (*ROUTE_RETRY_DELAYS, None):
-        route_files(client, connector, file_ids, held=held)
+        route_files(client, connector, file_ids, held=held, last_try=delay is None)
         waiting = SourceFile.objects.filter(pk__in=file_ids, state=FileState.INGESTED).exists()
         if not waiting or delay is None:
-            return
+            break
         time.sleep(delay)
+    for run_id in runs - {None}:
+        complete_if_done(run_id)  # files of earlier runs may have been the last they waited for
 
 
 def _client_or_note(run: Run) -> Any:
@@ -617,12 +629,19 @@ class FileChanged(Exception):
     """The object changed or vanished after it was listed; its new version comes next run."""
 
 
+REPLACED_AFTER_LISTING = (
+    "The file was replaced after it was listed; the new version will be ingested by the next run."
+)
+
+
 def _open(client: Any, source_file: SourceFile) -> tuple[Any, dict[str, Any]]:
     """The file's body as a stream and its headers, if it still is the version claimed."""
     try:
         return s3files.open_object(
             client, source_file.connector.s3.bucket, source_file.key, source_file.etag
         )
+    except s3files.SourceReplaced as exc:  # the endpoint ignored If-Match
+        raise FileChanged(REPLACED_AFTER_LISTING) from exc
     except (ClientError, BotoCoreError) as exc:
         raise _read_failure(exc, source_file.key) from exc
 
@@ -630,10 +649,7 @@ def _open(client: Any, source_file: SourceFile) -> tuple[Any, dict[str, Any]]:
 def _read_failure(exc: Exception, key: str) -> Exception:
     error = describe_error(exc, action=f"Reading {key}")
     if error.code in {"PreconditionFailed", "412"}:
-        return FileChanged(
-            "The file was replaced after it was listed; the new version "
-            "will be ingested by the next run."
-        )
+        return FileChanged(REPLACED_AFTER_LISTING)
     if error.code in {"NoSuchKey", "404"}:
         return FileChanged("The file was deleted from the bucket before it could be read.")
     return TransientIngestError(str(error))
@@ -800,15 +816,18 @@ _FINISH_FIELDS = [
 ]
 
 
-def _finish(source_file: SourceFile, state: str, *, reason: str = "") -> None:
-    _mark_finished(source_file, state, reason=reason)
+def _finish(source_file: SourceFile, state: str, *, reason: str = "", not_moved: str = "") -> None:
+    _mark_finished(source_file, state, reason=reason, not_moved=not_moved)
     source_file.save(update_fields=_FINISH_FIELDS)
 
 
-def _mark_finished(source_file: SourceFile, state: str, *, reason: str = "") -> None:
+def _mark_finished(
+    source_file: SourceFile, state: str, *, reason: str = "", not_moved: str = ""
+) -> None:
+    """`not_moved`: why a file that should have been moved cannot be (kept as its route error)."""
     source_file.state = state
     source_file.finished_at = timezone.now()
-    source_file.route_error = ""
+    source_file.route_error = not_moved
     if reason:
         source_file.failure_reason = reason
 
@@ -817,19 +836,25 @@ def _mark_finished(source_file: SourceFile, state: str, *, reason: str = "") -> 
 
 
 def route_files(
-    client: Any, connector: Connector, file_ids: list[int], *, held: dict[int, bytes] | None = None
+    client: Any,
+    connector: Connector,
+    file_ids: list[int],
+    *,
+    held: dict[int, bytes] | None = None,
+    last_try: bool = True,
 ) -> None:
     """Move or delete ingested files by the spec's rules; failures are kept and retried.
     `held` has the bytes of some of the files (read by this batch): those may be PUT."""
-    layout = layout_for(connector)
-    runs = set(SourceFile.objects.filter(pk__in=file_ids).values_list("run_id", flat=True))
-    _route(client, layout, file_ids, held or {})
-    for run_id in runs - {None}:
-        complete_if_done(run_id)  # files of earlier runs may have been the last they waited for
+    _route(client, layout_for(connector), file_ids, held or {}, last_try=last_try)
 
 
 def _route(
-    client: Any, layout: s3files.Layout, file_ids: list[int], held: dict[int, bytes]
+    client: Any,
+    layout: s3files.Layout,
+    file_ids: list[int],
+    held: dict[int, bytes],
+    *,
+    last_try: bool,
 ) -> None:
     """Copies (and error reports) go to S3 concurrently; the ledger, whose rows this
     transaction locks, is written by this thread only."""
@@ -840,10 +865,8 @@ def _route(
             )
         )
         moves = [_move_for(layout, f) for f in files]
-        _give_bytes_to_puts(client, layout, moves, held)
-        vacant = s3files.vacant_keys(
-            client, layout.bucket, [m.first_choice for m in moves if m.target and m.data is None]
-        )
+        _plan_writes(client, layout, moves, held)
+        vacant = s3files.vacant_keys(client, layout.bucket, _names_to_list(moves))
         with ThreadPoolExecutor(max(1, min(settings.INGEST_S3_THREADS, len(moves)))) as pool:
             results = list(pool.map(lambda m: _copy_to_target(client, layout, m, vacant), moves))
         to_remove: list[SourceFile] = []
@@ -851,19 +874,22 @@ def _route(
             if remove_source:
                 to_remove.append(move.source_file)
             elif move.error:
-                _route_failed(move.source_file, move.error)
+                _route_failed(move.source_file, move.error, last_try=last_try)
+            elif move.unmovable:
+                _finish(move.source_file, FileState.RETAINED, not_moved=move.unmovable)
             elif move.outcome:
                 _finish(move.source_file, move.outcome[0], reason=move.outcome[1])
-        failures = _delete_sources(client, layout.bucket, {f.key: f.etag for f in to_remove})
+        failures = _delete_sources(client, layout, {f.key: f.etag for f in to_remove})
         faults.checkpoint("after_delete")
-        replaced = _settle_deletes(to_remove, failures)
+        replaced = _settle_deletes(to_remove, failures, last_try=last_try)
     for source_file in replaced:
-        if source_file.run_id is not None:
-            note(source_file.run_id, _replaced_note(source_file))
+        run_id = source_file.route_run_id or source_file.run_id  # the run moving it
+        if run_id is not None:
+            note(run_id, _replaced_note(source_file))
 
 
 def _settle_deletes(
-    to_remove: list[SourceFile], failures: dict[str, tuple[str, str]]
+    to_remove: list[SourceFile], failures: dict[str, tuple[str, str]], *, last_try: bool
 ) -> list[SourceFile]:
     """Record the files whose sources were deleted (or found replaced, which the conditional
     delete left alone) as finished, the others as not routed; return the replaced ones."""
@@ -873,7 +899,9 @@ def _settle_deletes(
         code, message = failures.get(source_file.key, ("", ""))
         if code and code != s3files.REPLACED:
             _route_failed(
-                source_file, f"Deleting it from the source directory failed: {code}: {message}"
+                source_file,
+                f"Deleting it from the source directory failed: {code}: {message}",
+                last_try=last_try,
             )
             continue
         if code:
@@ -905,6 +933,9 @@ class _Move:
     report: str = ""  # the error report written next to a failed file
     outcome: tuple[str, str] | None = None  # (state, reason) to record instead of a removal
     error: str = ""
+    unmovable: str = ""  # why no name under `target` can ever hold it: kept in the source
+    report_if_absent: bool = False  # the report is PUT with If-None-Match (honoured)
+    check_copy: bool = True  # CopySourceIfMatch is not known to be honoured: check the copy
     data: bytes | None = None  # the file's bytes, to PUT instead of copying
 
 
@@ -913,28 +944,46 @@ def _move_for(layout: s3files.Layout, source_file: SourceFile) -> _Move:
     target = layout.success if succeeded else layout.failed
     move = _Move(source_file, target)
     if target:
-        move.first_choice = s3files.destination_for(
-            source_file.key, layout, target, source_file.pk, attempt=0
-        )
         if not succeeded:
             move.report = reports.error_report(source_file)
+        try:
+            move.first_choice = destination_for(
+                source_file.key, layout.source, target, source_file.pk, 0, with_report=not succeeded
+            )
+        except DestinationTooLong as exc:
+            move.unmovable = str(exc)
     return move
 
 
-def _give_bytes_to_puts(
+def _plan_writes(
     client: Any, layout: s3files.Layout, moves: list[_Move], held: dict[int, bytes]
 ) -> None:
     """The moves whose bytes are held, whose properties a PUT keeps, and whose directory's
-    endpoint refuses a PUT over an existing name, write the bytes: no listing, and no copy."""
+    endpoint refuses a PUT over an existing name, write the bytes: no listing, and no copy.
+    Error reports are PUT with that condition too where it is honoured; copies are checked
+    where CopySourceIfMatch is not."""
     for move in moves:
+        if not move.target or move.unmovable:
+            continue
+        honoured = conditions.endpoint_conditions(client, layout.bucket, move.target)
+        move.check_copy = not honoured.copy_if_match
+        move.report_if_absent = bool(move.report) and honoured.put_if_absent
         data = held.get(move.source_file.pk)
         if (
             data is not None
-            and move.target
+            and honoured.put_if_absent
             and s3files.can_put(move.source_file.object_headers)
-            and s3files.honours_conditional_writes(client, layout.bucket, move.target)
         ):
             move.data = data
+
+
+def _names_to_list(moves: list[_Move]) -> list[str]:
+    """The names a listing checks are free: the first choices of the moves that copy, and
+    their reports' names."""
+    copied = [m for m in moves if m.target and not m.unmovable and m.data is None]
+    return [m.first_choice for m in copied] + [
+        report_key(m.first_choice) for m in copied if m.report
+    ]
 
 
 def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: set[str]) -> bool:
@@ -946,51 +995,22 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
             return True  # blank Successful Files Directory: delete from source
         move.outcome = (FileState.RETAINED, "")  # blank Failed Files Directory: keep it
         return False
+    if move.unmovable:
+        return False
     try:
-        if move.data is not None:
-            destination = s3files.place_bytes(
-                client,
-                layout,
-                source_file.key,
-                move.target,
-                file_id=source_file.pk,
-                data=move.data,
-                headers=source_file.object_headers,
-            )
-            ours = True  # written (or found written) by place_bytes
-            faults.checkpoint("after_copy")
-        elif move.first_choice in vacant:
-            destination, ours = move.first_choice, False
-        else:
-            destination, ours = s3files.free_destination(
-                client, layout, source_file.key, move.target, source_file.pk
-            )
-        if not ours:
-            s3files.copy_object(
-                client,
-                layout.bucket,
-                source_file.key,
-                destination,
-                etag=source_file.etag,
-                size=source_file.size,
-                file_id=source_file.pk,
-                headers=source_file.object_headers,
-            )
-            faults.checkpoint("after_copy")
-        if move.report:
-            source_file.report_key = destination + ".errors.txt"
-            s3files.put_text(
-                client, layout.bucket, source_file.report_key, move.report, source_file.pk
-            )
+        destination = _write_file(client, layout, move, vacant)
+        if move.report and not _write_report(client, layout.bucket, move, destination):
+            return False
+    except DestinationTooLong as exc:  # every name short enough is taken
+        move.unmovable = str(exc)
+        return False
+    except s3files.SourceReplaced:  # found by the check of a copy (its condition ignored)
+        move.outcome = _replaced_before_moved(source_file)
+        return False
     except (ClientError, BotoCoreError) as exc:
         error = describe_error(exc, action=f"Moving it to {move.target}")
         if error.code in {"PreconditionFailed", "412"}:
-            move.outcome = (
-                FileState.SUPERSEDED,
-                source_file.failure_reason
-                or "The file was replaced in the bucket before it could be moved; the new "
-                "version will be ingested by the next run.",
-            )
+            move.outcome = _replaced_before_moved(source_file)
         else:
             move.error = str(error)
         return False
@@ -998,20 +1018,103 @@ def _copy_to_target(client: Any, layout: s3files.Layout, move: _Move, vacant: se
     return True
 
 
-def _delete_sources(client: Any, bucket: str, keys: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """{key: (code, message)} of the keys not deleted ({key: ETag} are deleted if unchanged)."""
+def _write_file(client: Any, layout: s3files.Layout, move: _Move, vacant: set[str]) -> str:
+    """Write the file under the first free name, by a PUT of the bytes held or by a copy, or
+    find the copy an earlier attempt made (checked where copies are); return its key."""
+    source_file = move.source_file
+    with_report = bool(move.report)
+    if move.data is not None:
+        destination = s3files.place_bytes(
+            client,
+            layout,
+            source_file.key,
+            move.target,
+            file_id=source_file.pk,
+            data=move.data,
+            headers=source_file.object_headers,
+            with_report=with_report,
+        )
+        faults.checkpoint("after_copy")
+        return destination
+    found: str | None = None
+    if move.first_choice in vacant and (not with_report or report_key(move.first_choice) in vacant):
+        destination = move.first_choice
+    else:
+        destination, found = s3files.free_destination(
+            client, layout, source_file.key, move.target, source_file.pk, with_report=with_report
+        )
+    if found is not None:  # copied by an earlier attempt, which may have died before its check
+        if move.check_copy:
+            s3files.ensure_copy_of(
+                client,
+                layout.bucket,
+                source_file.key,
+                source_file.etag,
+                copied=found,
+                copy_key=destination,
+            )
+        return destination
+    s3files.copy_object(
+        client,
+        layout.bucket,
+        source_file.key,
+        destination,
+        etag=source_file.etag,
+        size=source_file.size,
+        file_id=source_file.pk,
+        headers=source_file.object_headers,
+        check=move.check_copy,
+    )
+    faults.checkpoint("after_copy")
+    return destination
+
+
+def _replaced_before_moved(source_file: SourceFile) -> tuple[str, str]:
+    return (
+        FileState.SUPERSEDED,
+        source_file.failure_reason
+        or "The file was replaced in the bucket before it could be moved; the new "
+        "version will be ingested by the next run.",
+    )
+
+
+def _write_report(client: Any, bucket: str, move: _Move, destination: str) -> bool:
+    """Write the report next to the file; if its name was taken meanwhile (found free before
+    the file was written), take the file's copy back: the next try picks other names."""
+    source_file = move.source_file
+    name = report_key(destination)
+    if s3files.put_report(
+        client, bucket, name, move.report, source_file.pk, if_absent=move.report_if_absent
+    ):
+        source_file.report_key = name
+        return True
+    s3files.remove_copy(client, bucket, destination)
+    move.error = f"Its error report's name {name} was taken by another object meanwhile."
+    return False
+
+
+def _delete_sources(
+    client: Any, layout: s3files.Layout, keys: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """{key: (code, message)} of the keys not deleted ({key: ETag} are deleted if unchanged:
+    checked first where the endpoint ignores the ETags of a DeleteObjects)."""
     if not keys:
         return {}
     try:
-        return s3files.delete_keys(client, bucket, keys)
+        probed_in = layout.success or layout.failed or layout.source
+        honoured = conditions.endpoint_conditions(client, layout.bucket, probed_in)
+        return s3files.delete_keys(client, layout.bucket, keys, check=not honoured.delete_if_match)
     except (ClientError, BotoCoreError) as exc:
         error = describe_error(exc, action="Deleting from the source directory")
         return dict.fromkeys(keys, (error.code or "Error", str(error)))
 
 
-def _route_failed(source_file: SourceFile, message: str) -> None:
+def _route_failed(source_file: SourceFile, message: str, *, last_try: bool) -> None:
+    """Count the attempt; the last try of a batch also records why (until then the file is
+    still in hand: its run waits for it)."""
     source_file.route_attempts += 1
-    source_file.route_error = message
+    if last_try:
+        source_file.route_error = message
     source_file.save(
         update_fields=["route_attempts", "route_error", "destination_key", "report_key"]
     )
@@ -1023,22 +1126,38 @@ def _route_failed(source_file: SourceFile, message: str) -> None:
 # --- finishing a run ------------------------------------------------------------------------
 
 
+NOT_MOVED = Q(state=FileState.INGESTED) | (Q(state=FileState.RETAINED) & ~Q(route_error=""))
+
+
 def complete_if_done(run_id: int) -> None:
-    """Close the run once it has listed everything and no file of it waits to be ingested."""
+    """Close the run once it has listed everything and every file it took is done with: its
+    own ingested, and each file it tried to move (its own, earlier runs' leftovers) tried to
+    the end. A run after which some of them are not where the rules say says so: in its
+    status, on its files, and in a note for each earlier run's file."""
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.finished_at is not None or run.listed_at is None:
         return
-    files = SourceFile.objects.filter(run_id=run_id)
-    # Still in hand: waiting to be ingested, or ingested and not yet tried to be moved.
-    in_hand = Q(state=FileState.CLAIMED) | Q(state=FileState.INGESTED, route_attempts=0)
-    if files.filter(in_hand).exists():
+    taken = SourceFile.objects.filter(Q(run_id=run_id) | Q(route_run_id=run_id))
+    # Still in hand: waiting to be ingested, or ingested and not yet tried to the end.
+    in_hand = Q(state=FileState.CLAIMED) | Q(state=FileState.INGESTED, route_error="")
+    if taken.filter(in_hand).exists():
         return
-    unrouted = files.filter(state=FileState.INGESTED).count()
-    troubled = run.files_failed or unrouted or run.notes
-    status = RunStatus.PARTIAL if troubled else RunStatus.SUCCEEDED
-    Run.objects.filter(pk=run_id, finished_at__isnull=True).update(
-        status=status, finished_at=timezone.now()
-    )
+    not_moved = list(taken.filter(NOT_MOVED).values_list("run_id", "key", "route_error"))
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id, finished_at__isnull=True).first()
+        if run is None:
+            return  # closed meanwhile
+        for file_run, key, why in not_moved:
+            if file_run != run_id and len(run.notes) < MAX_NOTES:
+                run.notes = [*run.notes, f"{key} (ingested by run {file_run}): not moved: {why}"]
+        if not_moved:
+            run.status = RunStatus.UNMOVED
+        elif run.files_failed or run.notes:
+            run.status = RunStatus.PARTIAL
+        else:
+            run.status = RunStatus.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at", "notes"])
 
 
 def run_inline(run: Run, *, parallel: int = 1) -> Run:

@@ -3,8 +3,8 @@ the endpoint refuses over an existing name, where the endpoint honours that; oth
 for large files, by a copy after a listing. Either way nothing is overwritten, the file keeps
 its properties, and a source is deleted only while it holds the version ingested."""
 
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -12,6 +12,7 @@ from ingest import s3files, services
 from ingest.models import FileState, Run, RunStatus, SourceFile
 from tests.support.factories import GOOD_CSV, keys, make_connector, put
 from tests.support.fault_proxy import FaultProxy, fault_proxy
+from tests.support.s3_clients import Counting, wrap_clients
 
 
 def run_now(connector: Any) -> Run:
@@ -20,40 +21,6 @@ def run_now(connector: Any) -> Run:
 
 def good(number: int) -> str:
     return GOOD_CSV.replace("p1", f"p1-{number}").replace("p2", f"p2-{number}")
-
-
-class Counting:
-    """The real client, counting the calls made through it by name."""
-
-    def __init__(self, client: Any, calls: dict[str, int]) -> None:
-        self._client, self._calls = client, calls
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self._calls[name] = self._calls.get(name, 0) + 1
-            return attribute(*args, **kwargs)
-
-        return counted
-
-
-Wrapper = TypeVar("Wrapper")
-
-
-def wrap_clients(monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Any], Wrapper]) -> list[Wrapper]:
-    """Runs get their S3 clients through `wrap`; returns the wrappers made, in order."""
-    real = services.shared_s3_client
-    made: list[Wrapper] = []
-
-    def client(params: Any) -> Any:
-        made.append(wrap(real(params)))
-        return made[-1]
-
-    monkeypatch.setattr(services, "shared_s3_client", client)
-    return made
 
 
 @pytest.fixture
@@ -90,10 +57,12 @@ def test_small_files_are_put_where_they_go_without_listing_or_copying(
     run = run_now(connector)
     assert run.status == RunStatus.SUCCEEDED and run.files_succeeded == 3
     assert keys(s3_client, bucket) == [f"done/f{number}.csv" for number in range(3)]
-    assert calls.get("copy_object", 0) == 0
-    assert calls["get_paginator"] == 1  # the source listing only: no destination listing
+    assert calls["copy_object"] == 1  # the probe's (see test_conditions)
+    # The source listing, and the sources' ETags just before deleting them (moto ignores the
+    # ETags of a DeleteObjects): no destination listing.
+    assert calls["get_paginator"] == 2
     assert calls["put_object"] == 3 + 2  # the files, and the probe written twice
-    assert calls["delete_objects"] == 1
+    assert calls["delete_objects"] == 1 + 1  # the sources; the probe's
     for number in range(3):
         moved = s3_client.head_object(Bucket=bucket, Key=f"done/f{number}.csv")
         ledger_id = str(SourceFile.objects.get(key=f"incoming/f{number}.csv").pk)
@@ -121,7 +90,7 @@ def test_a_put_never_overwrites_and_takes_the_next_free_name(
     assert s3_client.get_object(Bucket=bucket, Key="done/f0.csv")["Body"].read() == (
         b"someone else's file"
     )
-    assert calls.get("copy_object", 0) == 0
+    assert calls["copy_object"] == 1  # the probe's
 
 
 def test_a_move_interrupted_after_its_put_finds_its_own_object(
@@ -158,7 +127,7 @@ def test_tagged_files_are_copied_so_that_they_keep_their_tags(
     assert run.status == RunStatus.SUCCEEDED
     tags = s3_client.get_object_tagging(Bucket=bucket, Key="done/tagged.csv")["TagSet"]
     assert tags == [{"Key": "team", "Value": "crm"}]
-    assert calls["copy_object"] == 1  # the tagged file; the other was PUT
+    assert calls["copy_object"] == 1 + 1  # the tagged file, the probe's; the other was PUT
 
 
 def test_with_conditional_writes_off_files_are_copied(
@@ -195,34 +164,9 @@ def test_an_endpoint_that_ignores_the_condition_is_found_out_and_gets_copies(
     )
     first = SourceFile.objects.get(key="incoming/f0.csv")
     assert first.destination_key == f"done/f0-{first.pk}.csv"
-    assert calls["copy_object"] == 2
+    assert calls["copy_object"] == 2 + 1  # the files; the probe's
     assert calls["put_object"] == 2  # the probe, twice: the second was not refused
     assert not [key for key in keys(s3_client, bucket) if ".loadbay-probe-" in key]
-
-
-def test_the_probe_is_made_once_per_client_and_directory(bucket, s3_client) -> None:
-    assert s3files.honours_conditional_writes(s3_client, bucket, "done/") is True
-    calls: dict[str, int] = {}
-    counting = Counting(s3_client, calls)
-    for _ in range(3):
-        assert s3files.honours_conditional_writes(counting, bucket, "done/") is True
-    assert calls == {"put_object": 2, "delete_object": 1}
-    assert keys(s3_client, bucket) == []  # the probe objects are removed
-
-
-def test_threads_asking_at_once_share_one_probe(bucket, s3_client) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    calls: dict[str, int] = {}
-    counting = Counting(s3_client, calls)
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(
-            pool.map(
-                lambda _: s3files.honours_conditional_writes(counting, bucket, "done/"), range(8)
-            )
-        )
-    assert answers == [True] * 8
-    assert calls == {"put_object": 2, "delete_object": 1}
 
 
 class ReplacedWhileMoving:
@@ -254,7 +198,7 @@ def test_a_source_replaced_while_it_was_moved_is_not_deleted(
         put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
     run = run_now(connector)
 
-    sent = [o for w in wrapped for o in w.deletes]
+    sent = [o for w in wrapped for o in w.deletes if ".loadbay-probe-" not in o["Key"]]
     etags = {f.key: f'"{f.etag}"' for f in SourceFile.objects.all()}
     assert sent and all(o["ETag"] == etags[o["Key"]] for o in sent)  # deleted only if unchanged
     first = SourceFile.objects.get(key="incoming/f0.csv")
@@ -345,3 +289,111 @@ def test_an_endpoint_that_refuses_the_probe_gets_copies(
     assert run.status == RunStatus.SUCCEEDED
     assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
     assert calls["copy_object"] == 2 and calls["put_object"] == 1  # the refused probe only
+
+
+# --- the error report follows the file's no-overwrite rule ----------------------------------
+
+
+@pytest.fixture
+def proxied(moto_url: str, s3_endpoint: str, settings: Any) -> Iterator[FaultProxy]:
+    with fault_proxy(moto_url) as running:
+        settings.S3_ALLOWED_ENDPOINTS = [moto_url, running.url]
+        yield running
+
+
+def breaking(proxy: FaultProxy, way: str) -> None:
+    """Make the endpoint behind the proxy drop conditional writes or refuse to list failed/."""
+    from tests.support.fault_proxy import Rule
+
+    if way == "ignores-if-none-match":
+        proxy.drop_headers = {"if-none-match"}
+    elif way == "refuses-listing":
+        proxy.rules.append(Rule("GET", "prefix=failed", "403"))
+    elif way == "honours-every-condition":
+        proxy.honour_conditions = True
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "files"),
+    [
+        ("moto", 2),  # a batch: PUT with If-None-Match
+        ("moto", 1),  # a file alone: a listing finds a free name, then a copy
+        ("ignores-if-none-match", 2),  # the probe finds that out: listing and copies
+        ("refuses-listing", 1),  # a HEAD per name
+        ("honours-every-condition", 2),  # as AWS S3
+    ],
+)
+def test_an_existing_error_report_is_never_overwritten(
+    alice, bucket, s3_client, proxied, endpoint: str, files: int
+) -> None:
+    from tests.support.factories import BAD_CSV
+
+    breaking(proxied, endpoint)
+    connector = make_connector(alice, bucket=bucket, endpoint=proxied.url)
+    put(s3_client, bucket, "failed/r.csv.errors.txt", "an older report, not ours")
+    put(s3_client, bucket, "incoming/r.csv", BAD_CSV)
+    if files == 2:
+        put(s3_client, bucket, "incoming/s.csv", good(0))
+    run_now(connector)
+    failed = SourceFile.objects.get(key="incoming/r.csv")
+    assert s3_client.get_object(Bucket=bucket, Key="failed/r.csv.errors.txt")["Body"].read() == (
+        b"an older report, not ours"
+    )
+    assert (failed.state, failed.destination_key) == (FileState.MOVED, f"failed/r-{failed.pk}.csv")
+    assert failed.report_key == f"failed/r-{failed.pk}.csv.errors.txt"
+    assert keys(s3_client, bucket, "failed/") == sorted(
+        ["failed/r.csv.errors.txt", failed.destination_key, failed.report_key]
+    )
+    report = s3_client.get_object(Bucket=bucket, Key=failed.report_key)["Body"].read().decode()
+    assert "incoming/r.csv" in report and "not-an-email" in report
+
+
+class ReportNameTakenMeanwhile:
+    """The real client; right after the file is written to failed/r.csv, someone else writes
+    failed/r.csv.errors.txt (after the name was found free, before the report is written)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def _then_take_the_report_name(self, kwargs: dict[str, Any]) -> None:
+        if kwargs["Key"] == "failed/r.csv":
+            put(self._client, kwargs["Bucket"], "failed/r.csv.errors.txt", "someone else's")
+
+    def put_object(self, **kwargs: Any) -> Any:
+        response = self._client.put_object(**kwargs)
+        self._then_take_the_report_name(kwargs)
+        return response
+
+    def copy_object(self, **kwargs: Any) -> Any:
+        response = self._client.copy_object(**kwargs)
+        self._then_take_the_report_name(kwargs)
+        return response
+
+
+@pytest.mark.parametrize("files", [1, 2], ids=["copied", "put"])
+def test_a_report_name_taken_at_the_last_moment_sends_the_file_elsewhere(
+    connector, bucket, s3_client, monkeypatch, files: int
+) -> None:
+    from tests.support.factories import BAD_CSV
+
+    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.01,))
+    wrap_clients(monkeypatch, ReportNameTakenMeanwhile)
+    put(s3_client, bucket, "incoming/r.csv", BAD_CSV)
+    if files == 2:
+        put(s3_client, bucket, "incoming/s.csv", good(0))
+    run = run_now(connector)
+    failed = SourceFile.objects.get(key="incoming/r.csv")
+    assert (failed.state, failed.report_key) == (
+        FileState.MOVED,
+        f"failed/r-{failed.pk}.csv.errors.txt",
+    )
+    assert keys(s3_client, bucket, "failed/") == sorted(
+        ["failed/r.csv.errors.txt", failed.destination_key, failed.report_key]
+    )  # our copy at failed/r.csv, whose report name was taken, was taken back
+    assert s3_client.get_object(Bucket=bucket, Key="failed/r.csv.errors.txt")["Body"].read() == (
+        b"someone else's"
+    )
+    assert run.status == RunStatus.PARTIAL  # the failed file; it is moved

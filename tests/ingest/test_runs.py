@@ -253,7 +253,7 @@ def test_a_failed_delete_is_shown_and_retried_never_reingested(
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     first = run_now(connector)
     source_file = SourceFile.objects.get()
-    assert first.status == RunStatus.PARTIAL
+    assert first.status == RunStatus.UNMOVED
     assert source_file.state == FileState.INGESTED
     assert "AccessDenied" in source_file.route_error and source_file.route_attempts == 2
 

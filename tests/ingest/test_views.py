@@ -35,6 +35,22 @@ def test_the_run_page_shows_each_file_and_each_bad_row(alice, finished_run) -> N
     assert "&#x27;not-an-email&#x27; is not an email address" in page
 
 
+def test_the_run_page_says_which_files_were_not_moved_and_why(
+    alice, bucket, s3_endpoint, s3_client
+) -> None:
+    connector = make_connector(
+        alice, bucket=bucket, endpoint=s3_endpoint, success_path="processed/files/done/"
+    )
+    put(s3_client, bucket, "incoming/" + "d" * 1000 + "/a.csv", GOOD_CSV)
+    run = services.run_inline(services.start_run(connector, trigger="manual", user=alice))
+    page = signed_in(alice).get(run.get_absolute_url()).content.decode()
+    assert 'status-unmoved" id="run-status">Completed, some files not moved<' in page
+    assert "<strong>Not moved</strong> (kept in the source directory, not retried)" in page
+    assert "longer than S3&#x27;s limit of 1,024 bytes" in page
+    connector_page = signed_in(alice).get(connector.get_absolute_url()).content.decode()
+    assert "kept in the source directory, not retried: Its name in" in connector_page
+
+
 def test_the_history_filters_scheduled_and_manual_runs(alice, finished_run) -> None:
     Run.objects.create(connector=finished_run.connector, trigger="scheduled")
     client = signed_in(alice)

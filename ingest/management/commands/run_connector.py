@@ -61,7 +61,8 @@ class Command(BaseCommand):
             if f.failure_reason:
                 line += f"  [{f.failure_reason}]"
             if f.route_error:
-                line += f"  [not moved yet: {f.route_error}]"
+                when = "" if f.state == "retained" else " yet"
+                line += f"  [not moved{when}: {f.route_error}]"
             out.write(line)
         for message in run.notes:
             out.write(f"  note: {message}")
