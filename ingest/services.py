@@ -326,7 +326,7 @@ def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: boo
     run = Run.objects.select_related(
         "connector", "connector__s3", "connector__entity_type", "connector__owner"
     ).get(pk=run_id)
-    client = _client_or_note(run)
+    client = _client_or_give_back(run, file_ids, give_up_on_transient=give_up_on_transient)
     if client is None:
         return
     held: dict[int, bytes] = {}  # small files' bytes, which their moves may PUT
@@ -436,12 +436,23 @@ def route_with_retries(
         complete_if_done(run_id)  # files of earlier runs may have been the last they waited for
 
 
-def _client_or_note(run: Run) -> Any:
+def _client_or_give_back(run: Run, file_ids: list[int], *, give_up_on_transient: bool) -> Any:
+    """The run's S3 client; without one (an outage, or settings no client can be built from
+    since the listing), the task retries a passing failure, and otherwise the batch's files
+    are given back (claimed ones are listed again by the next run; ingested ones wait there to
+    be moved), so the run still finishes, saying why."""
     try:
         return shared_s3_client(params_for_connector(run.connector))
     except S3AccessError as exc:
-        note(run.pk, f"Could not connect to S3: {exc}")
-        return None
+        if exc.transient and not give_up_on_transient:
+            raise TransientIngestError(str(exc)) from exc
+        reason = f"could not connect to S3: {exc}"
+    for source_file in SourceFile.objects.filter(pk__in=file_ids, state=FileState.INGESTED):
+        _route_failed(source_file, reason[0].upper() + reason[1:], last_try=True)
+    for file_id in file_ids:
+        release_claim(run.pk, file_id, reason)
+    complete_if_done(run.pk)
+    return None
 
 
 def release_claim(run_id: int, file_id: int, reason: str) -> None:

@@ -99,8 +99,9 @@ def test_with_conditional_writes_off_nothing_is_probed_and_nothing_relied_on(
 # --- a worker that dies, and a source replaced before it comes back ---------------------------
 
 
-class Crash(Exception):
-    """The worker dying at a fault point (in-process, so the test can go on)."""
+class Crash(BaseException):
+    """The worker dying at a fault point (in-process, so the test can go on; a BaseException
+    as nothing in a dying process catches its death)."""
 
 
 def crash_once_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:

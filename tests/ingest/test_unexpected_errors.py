@@ -250,3 +250,51 @@ def test_a_database_error_is_left_for_the_task_to_retry(
         services.execute_run(run.pk, dispatch=services.process_batch)
 
     assert SourceFile.objects.get().state == FileState.CLAIMED  # for the retry, or next run
+
+
+def claimed_batch(connector: Any) -> tuple[Run, list[int]]:
+    """A run that has listed and claimed its files, and the batch a task would get."""
+    run = services.start_run(connector, trigger="manual")
+    batches: list[list[int]] = []
+    services.execute_run(run.pk, dispatch=lambda run_id, ids: batches.append(ids))
+    (batch,) = batches
+    return run, batch
+
+
+def test_a_batch_without_an_s3_client_gives_its_files_back_and_the_run_finishes(
+    connector, bucket, s3_client, monkeypatch
+) -> None:
+    """Before: the batch noted the error and returned, its files stayed claimed and the run
+    stayed Running until a later run took them."""
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    run, batch = claimed_batch(connector)
+
+    def no_client(params: Any) -> Any:
+        raise services.S3AccessError("The Access Key Secret cannot be read", code="Undecryptable")
+
+    monkeypatch.setattr(services, "shared_s3_client", no_client)
+    services.process_batch(run.pk, batch)
+    run.refresh_from_db()
+    assert run.status == RunStatus.PARTIAL and run.finished_at is not None
+    assert "could not connect to S3: The Access Key Secret cannot be read" in run.notes[0]
+    assert not SourceFile.objects.exists()  # given back: listed again by the next run
+
+    monkeypatch.undo()
+    again = run_now(connector)
+    assert (again.status, again.files_succeeded) == (RunStatus.SUCCEEDED, 1)
+    assert Record.objects.count() == 2
+
+
+def test_a_batch_meeting_an_s3_outage_is_retried_by_its_task(
+    connector, bucket, s3_client, monkeypatch
+) -> None:
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    run, batch = claimed_batch(connector)
+
+    def outage(params: Any) -> Any:
+        raise services.S3AccessError("cannot reach STS", transient=True)
+
+    monkeypatch.setattr(services, "shared_s3_client", outage)
+    with pytest.raises(services.TransientIngestError, match="cannot reach STS"):
+        services.process_batch(run.pk, batch, give_up_on_transient=False)
+    assert SourceFile.objects.get().state == FileState.CLAIMED  # the retry takes it

@@ -346,11 +346,20 @@ def test_test_connection_outside_a_request_hides_the_secret(
     assert_no_secret("preflight.run_checks", report)
 
 
+def logged_failure(caplog: pytest.LogCaptureFixture) -> Any:
+    """The exc_info of the error a run logged (what AdminEmailHandler would report)."""
+    (logged,) = [r for r in caplog.records if r.exc_info and r.name.startswith("ingest")]
+    return logged.exc_info
+
+
 def test_a_run_listing_its_source_hides_the_secret(
-    connector: Connector, signing_fails: None
+    connector: Connector, signing_fails: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     run = services.start_run(connector, trigger="manual")
-    report = report_of(lambda: services.execute_run(run.pk, dispatch=lambda *a: None))
+    failed = services.execute_run(run.pk, dispatch=lambda *a: None)
+    assert failed.status == "failed" and "Boom" in failed.error
+    reporter = get_exception_reporter_class(None)(None, *logged_failure(caplog))
+    report = reporter.get_traceback_html() + reporter.get_traceback_text()
     assert_no_secret("ingest execute_run", report)
 
 
@@ -372,16 +381,14 @@ def test_a_batch_reading_its_file_hides_the_secret(
 
 
 def test_the_admin_email_of_a_failed_run_hides_the_secret(
-    connector: Connector, signing_fails: None, settings: Any
+    connector: Connector, signing_fails: None, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.ADMINS = [("Ops", "ops@example.com")]
     run = services.start_run(connector, trigger="manual")
-    try:
-        services.execute_run(run.pk, dispatch=lambda *a: None)
-    except Boom:
-        record_ = logging.LogRecord("ingest", logging.ERROR, __file__, 1, "run failed", (), None)
-        record_.exc_info = sys.exc_info()
-        AdminEmailHandler(include_html=True).emit(record_)
+    services.execute_run(run.pk, dispatch=lambda *a: None)
+    record_ = logging.LogRecord("ingest", logging.ERROR, __file__, 1, "run failed", (), None)
+    record_.exc_info = logged_failure(caplog)
+    AdminEmailHandler(include_html=True).emit(record_)
     (email,) = mail.outbox
     html = email.alternatives[0][0] if email.alternatives else ""
     assert_no_secret("AdminEmailHandler's e-mail", email.body + str(html))
