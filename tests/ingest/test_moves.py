@@ -9,14 +9,10 @@ from typing import Any
 import pytest
 
 from ingest import s3files, services
-from ingest.models import FileState, Run, RunStatus, SourceFile
-from tests.support.factories import GOOD_CSV, keys, make_connector, put
+from ingest.models import FileState, RunStatus, SourceFile
+from tests.support.factories import GOOD_CSV, keys, make_connector, put, run_now
 from tests.support.fault_proxy import FaultProxy, fault_proxy
 from tests.support.s3_clients import Counting, wrap_clients
-
-
-def run_now(connector: Any) -> Run:
-    return services.run_inline(services.start_run(connector, trigger="manual"))
 
 
 def good(number: int) -> str:

@@ -20,11 +20,6 @@ def revoke(user: Any) -> None:
     EntityAccess.objects.filter(user=user, entity_type__name="Profile").delete()
 
 
-@pytest.fixture
-def connector(alice, bucket, s3_endpoint) -> Any:
-    return make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
-
-
 def test_run_now_is_refused_once_the_owners_access_is_revoked(alice, connector) -> None:
     revoke(alice)
     with pytest.raises(services.RunRefused) as refused:

@@ -8,16 +8,7 @@ from django.core.management import call_command
 from entities.models import Record
 from ingest import s3files, services
 from ingest.models import FileState, Run, RunStatus, SourceFile
-from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put
-
-
-def run_now(connector: Any) -> Run:
-    return services.run_inline(services.start_run(connector, trigger="manual"))
-
-
-@pytest.fixture
-def connector(alice, bucket, s3_endpoint) -> Any:
-    return make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
+from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put, run_now
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from entities.models import Record
 from ingest import s3files, services
 from ingest.models import FileState, Run, RunStatus, SourceFile
-from tests.support.factories import GOOD_CSV, keys, make_connector, put
+from tests.support.factories import GOOD_CSV, keys, make_connector, put, run_now
 
 DEEP = 100_000
 DEEP_JSON = "[" + "[" * DEEP + "]" * DEEP + "]"
@@ -25,15 +25,6 @@ FOUR_ROWS = GOOD_CSV + "p5,Edsger,Dijkstra,ed@example.com\np6,Barbara,Liskov,bl@
 def ids_as(text: str, letter: str) -> str:
     """The file with its ids p1, p2, ... renamed <letter>1, <letter>2, ..."""
     return text.replace("\np", f"\n{letter}")
-
-
-def run_now(connector: Any) -> Run:
-    return services.run_inline(services.start_run(connector, trigger="manual"))
-
-
-@pytest.fixture
-def connector(alice, bucket, s3_endpoint) -> Any:
-    return make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
 
 
 @pytest.mark.parametrize(

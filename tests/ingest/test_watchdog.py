@@ -15,21 +15,12 @@ from django.utils import timezone
 from entities.models import Record
 from ingest import services, tasks, watchdog
 from ingest.models import ConnectorLock, FileState, Run, RunStatus, SourceFile
-from tests.support.factories import GOOD_CSV, keys, make_connector, put
-
-
-def run_now(connector: Any) -> Run:
-    return services.run_inline(services.start_run(connector, trigger="manual"))
+from tests.support.factories import GOOD_CSV, keys, put, run_now
 
 
 def later() -> Any:
     """A moment when everything done so far is older than INGEST_STALE_RUN_SECONDS."""
     return timezone.now() + timedelta(seconds=settings.INGEST_STALE_RUN_SECONDS + 1)
-
-
-@pytest.fixture
-def connector(alice, bucket, s3_endpoint) -> Any:
-    return make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
 
 
 def claimed_then_died(connector: Any) -> Run:

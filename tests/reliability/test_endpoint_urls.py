@@ -13,9 +13,8 @@ from django.test import Client
 
 from connectors.endpoints import InvalidEndpoint, endpoint_origin
 from connectors.models import Connector, S3Settings
-from ingest import services
 from tests.reliability.figures import record
-from tests.support.factories import make_connector
+from tests.support.factories import make_connector, run_now
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
@@ -85,10 +84,6 @@ def store(connector: Connector, **values: str) -> None:
     """Write settings as an older, laxer version could have saved them."""
     S3Settings.objects.filter(connector=connector).update(**values)
     connector.refresh_from_db()
-
-
-def run_now(connector: Connector) -> Any:
-    return services.run_inline(services.start_run(connector, trigger="manual"))
 
 
 def connection_test_page(alice: Any, connector: Connector) -> str:

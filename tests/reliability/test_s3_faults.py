@@ -8,9 +8,9 @@ import pytest
 
 from entities.models import Record
 from ingest import services
-from ingest.models import FileState, Run, RunStatus, SourceFile
+from ingest.models import FileState, RunStatus, SourceFile
 from tests.reliability.figures import record
-from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put
+from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put, run_now
 from tests.support.fault_proxy import FaultProxy, Rule, fault_proxy
 
 
@@ -25,10 +25,6 @@ def proxy(moto_url: str, settings: Any) -> Iterator[FaultProxy]:
 @pytest.fixture
 def connector(alice: Any, bucket: str, s3_endpoint: str, proxy: FaultProxy) -> Any:
     return make_connector(alice, bucket=bucket, endpoint=proxy.url)
-
-
-def run_now(connector: Any) -> Run:
-    return services.run_inline(services.start_run(connector, trigger="manual"))
 
 
 def converged(s3_client: Any, bucket: str) -> None:

@@ -105,3 +105,10 @@ def keys(client: Any, bucket: str, prefix: str = "") -> list[str]:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
         for item in page.get("Contents", [])
     )
+
+
+def run_now(connector: Any, user: Any = None) -> Any:
+    """A manual run of the connector, run to its end in this process."""
+    from ingest import services
+
+    return services.run_inline(services.start_run(connector, trigger="manual", user=user))
