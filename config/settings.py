@@ -286,6 +286,8 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # django-axes announces itself at INFO in every process it starts in.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/connectors/", permanent=False)),
+    # Pages without an icon link (the admin's) make browsers ask for this.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     # Throttled by django-axes (settings.AUTHENTICATION_BACKENDS), like /admin/login/.
     path(
         "accounts/login/",
