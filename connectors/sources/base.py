@@ -16,6 +16,7 @@ from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import ImproperlyConfigured
 
 from connectors import crypto
+from connectors.aws import S3Client
 from connectors.checks import Check
 from connectors.models import Connector
 
@@ -114,7 +115,7 @@ class Source(ABC):
     # --- runs -------------------------------------------------------------------------------
 
     @abstractmethod
-    def client(self, connector: Connector) -> Any:
+    def client(self, connector: Connector) -> S3Client:
         """The S3 client a run of `connector` reads and moves its files with (shared by the
         threads of this process; see connectors.aws.shared_s3_client). Raises
         connectors.aws.S3AccessError, saying why, when none can be built from the settings."""

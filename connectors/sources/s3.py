@@ -11,7 +11,7 @@ from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from connectors import crypto
-from connectors.aws import S3AccessError, S3Params, shared_s3_client
+from connectors.aws import S3AccessError, S3Client, S3Params, shared_s3_client
 from connectors.checks import Check
 from connectors.models import AuthType, Connector, S3Settings, new_external_id
 from connectors.preflight import run_checks, setup_failed
@@ -207,7 +207,7 @@ class S3Source(Source):
         return run_checks(params)
 
     @sensitive_variables()
-    def client(self, connector: Connector) -> Any:
+    def client(self, connector: Connector) -> S3Client:
         return shared_s3_client(params_for_connector(connector))
 
     def directories(self, connector: Connector) -> SourceDirectories:

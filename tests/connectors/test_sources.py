@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
 
 from connectors import crypto
 from connectors.models import Connector
 from connectors.sources import SOURCES
-from tests.support.fake_source import TEMPLATES, FakeSource
+from tests.support.fake_source import TEMPLATES, FakeSettingsForm, FakeSource
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
@@ -158,3 +159,21 @@ def test_rotate_secrets_rotates_every_sources_secrets(
     call_command("rotate_secrets", stdout=out)
     assert "Re-encrypted 1 secret(s)." in out.getvalue()
     assert crypto.decrypt(fake.saved[fake_connector.pk]["password"]) == PASSWORD
+
+
+class PlainSecretForm(FakeSettingsForm):
+    """A faulty form that hands back the password as typed."""
+
+    def clean_password(self) -> str:
+        typed: str = self.cleaned_data["password"]
+        return typed
+
+
+def test_a_form_that_would_keep_a_secret_in_plain_text_is_refused_before_the_session(
+    fake: FakeSource, client_alice: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FakeSource, "settings_form", PlainSecretForm)
+    to_fake_settings(client_alice)
+    with pytest.raises(ImproperlyConfigured, match="must clean password into an encrypted token"):
+        post_step(client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD})
+    assert PASSWORD not in sessions()
