@@ -164,6 +164,9 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
         step becomes current instead, with what it holds."""
         if step is None:
             step = self.steps.current
+            if data is not None and self.storage.current_step is None:
+                # No wizard in the session (it expired): the page's step is the one posted.
+                step = self._posted_step()
             missing = self._first_incomplete_step_before(step)
             if missing is not None:
                 self.storage.current_step = step = missing

@@ -128,6 +128,21 @@ def test_it_cannot_jump_to_source_settings_first(client_alice) -> None:
     assert not Connector.objects.exists()
 
 
+def test_a_later_step_posted_to_an_expired_wizard_shows_the_first_step_afresh(alice) -> None:
+    client = Client()
+    client.force_login(alice)  # a session without the wizard in it, as after it expired
+    response = post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    assert response.context["wizard"]["steps"].current == "entity"
+    assert not response.context["form"].is_bound
+
+
+def test_the_first_step_posted_to_an_expired_wizard_is_taken(alice) -> None:
+    client = Client()
+    client.force_login(alice)
+    response = post_step(client, NEW, "entity", entity_values())
+    assert response.context["wizard"]["steps"].current == "entity_settings"
+
+
 def test_it_rejects_a_duplicate_name(client_alice, alice) -> None:
     walk_wizard(client_alice, NEW, source_settings=s3_access_key_values("acme-data"))
     client_alice.get(NEW)
