@@ -23,7 +23,7 @@ test: $(STAMP)
 	bash scripts/test.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports --no-cache --no-logo
 
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
@@ -32,4 +32,4 @@ bench: $(STAMP)
 	bash scripts/bench.sh
 
 clean:
-	rm -rf var staticfiles .pytest_cache .ruff_cache
+	rm -rf var staticfiles .pytest_cache .ruff_cache .mypy_cache

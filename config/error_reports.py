@@ -58,7 +58,7 @@ class SecretsReporter(ExceptionReporter):
     def get_exception_traceback_frames(
         self, exc_value: BaseException | None, tb: TracebackType | None
     ) -> Iterator[dict[str, Any]]:
-        hidden = getattr(self, "_hidden", set())
+        hidden: set[FrameType] = getattr(self, "_hidden", set())
         for frame in super().get_exception_traceback_frames(exc_value, tb):
             if frame.get("tb") is not None and frame["tb"].tb_frame in hidden:
                 substitute = self.filter.cleansed_substitute

@@ -29,7 +29,7 @@ def client_address(request: HttpRequest) -> str:
         )
         if address:
             return address
-    return request.META.get("REMOTE_ADDR", "")
+    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def lockout_page(

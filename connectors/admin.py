@@ -1,37 +1,23 @@
+"""Connectors in Django admin: every setting, the source's own settings through the inline
+its Source declares, shares, and a Run now action."""
+
+from functools import partial
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from connectors import services
-from connectors.models import Connector, ConnectorShare, S3Settings
+from connectors.models import Connector, ConnectorShare
 from connectors.selectors import entity_access_refusal
-
-
-class S3SettingsInline(admin.StackedInline):
-    model = S3Settings
-    can_delete = False
-    # The secret is write-only: admin shows whether one is stored, never the value.
-    readonly_fields = ["external_id", "secret_stored"]
-    fields = [
-        "bucket",
-        "auth_type",
-        "access_key_id",
-        "secret_stored",
-        "iam_role_arn",
-        "external_id",
-        "region",
-        "endpoint_url",
-        "source_path",
-        "success_path",
-        "failed_path",
-    ]
-
-    @admin.display(description="Access Key Secret")
-    def secret_stored(self, obj: S3Settings) -> str:
-        return "•••••••• (stored, encrypted)" if obj.has_secret else "(none)"
+from connectors.sources import SOURCES, source_for
+from ingest import services as ingest_services
+from ingest import tasks
 
 
 class ConnectorShareInline(admin.TabularInline):
@@ -47,7 +33,8 @@ class ConnectorAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         """Runs act for the owner: refuse an entity or Integration Type the owner lacks access
         to, as the wizard does, rather than saving a connector whose runs would be refused."""
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         owner, entity_type = cleaned.get("owner"), cleaned.get("entity_type")
         if owner is not None and entity_type is not None:
             refusal = entity_access_refusal(
@@ -75,23 +62,29 @@ class ConnectorAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "integration_type", "entity_type"]
     search_fields = ["name", "description", "owner__username"]
     readonly_fields = ["periodic_task", "created_at", "updated_at"]
-    inlines = [S3SettingsInline, ConnectorShareInline]
     actions = ["run_now"]
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def get_inlines(
+        self, request: HttpRequest, obj: Connector | None
+    ) -> list[type[InlineModelAdmin]]:
+        """The connector's source's settings (every source's for a new one), then shares."""
+        sources = [source_for(obj)] if obj is not None else list(SOURCES.values())
+        source_inlines = [source.admin_inline for source in sources if source.admin_inline]
+        return [*source_inlines, ConnectorShareInline]
+
+    def save_model(
+        self, request: HttpRequest, obj: Connector, form: forms.ModelForm, change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)
         services.sync_schedule(obj)
 
     @admin.action(description="Run now")
-    def run_now(self, request, queryset):  # type: ignore[no-untyped-def]
-        from ingest import services as ingest_services
-        from ingest import tasks
-
+    def run_now(self, request: HttpRequest, queryset: QuerySet[Connector]) -> None:
         for connector in queryset:
             try:
                 run = ingest_services.start_run(connector, trigger="manual", user=request.user)
             except ingest_services.RunRefused as exc:
                 self.message_user(request, str(exc), level="error")
                 continue
-            transaction.on_commit(lambda run_id=run.pk: tasks.run_connector.delay(run_id))
+            transaction.on_commit(partial(tasks.run_connector.delay, run.pk))
             self.message_user(request, f"Run {run.pk} of {connector.name!r} started.")

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
 import botocore.session
@@ -22,6 +22,19 @@ from django.views.decorators.debug import sensitive_variables
 
 from connectors.endpoints import InvalidEndpoint, endpoint_origin
 from connectors.models import AuthType
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client  # the types of boto3's S3 client (a dev dependency)
+else:
+    S3Client = Any  # botocore builds the client's class at run time
+
+
+class Credentials(TypedDict, total=False):
+    """What an S3 client is built with: a key pair, and a session token for a role's."""
+
+    aws_access_key_id: str
+    aws_secret_access_key: str
+    aws_session_token: str
 
 
 class S3AccessError(Exception):
@@ -108,7 +121,7 @@ def describe_error(exc: Exception, *, action: str) -> S3AccessError:
 
 
 @sensitive_variables()
-def _assume_role(params: S3Params) -> dict[str, str]:
+def _assume_role(params: S3Params) -> Credentials:
     sts = boto3.client(
         "sts",
         region_name=params.region or settings.AWS_DEFAULT_REGION,
@@ -141,7 +154,7 @@ def _assume_role(params: S3Params) -> dict[str, str]:
 
 
 @sensitive_variables()
-def credentials_for(params: S3Params) -> dict[str, str]:
+def credentials_for(params: S3Params) -> Credentials:
     if params.auth_type == AuthType.IAM_ROLE:
         return _assume_role(params)
     return {
@@ -231,13 +244,13 @@ def _thread_session() -> boto3.session.Session:
 
 
 @sensitive_variables()
-def make_s3_client(params: S3Params) -> Any:
+def make_s3_client(params: S3Params) -> S3Client:
     """A new S3 client for the connector's bucket (assuming its role first, if it uses one):
     what a check of the settings needs, so that it proves them afresh. Whatever goes wrong
     while building it (botocore raises a plain ValueError for some settings) is an
     S3AccessError that says so."""
     endpoint = endpoint_to_use(params.endpoint_url)
-    credentials: dict[str, str] = {}
+    credentials: Credentials = {}
     try:
         credentials = credentials_for(params)
         return _thread_session().client(
@@ -250,11 +263,20 @@ def make_s3_client(params: S3Params) -> Any:
     except S3AccessError:
         raise
     except Exception as exc:
-        reason = _without([params.access_key_secret, *credentials.values()], str(exc))
+        secrets = [params.access_key_secret, *_credential_values(credentials)]
+        reason = _without(secrets, str(exc))
         raise S3AccessError(
             f"Could not set up an S3 client with these settings: {reason or type(exc).__name__}",
             code="ClientSetupFailed",
         ) from exc
+
+
+def _credential_values(credentials: Credentials) -> list[str]:
+    return [
+        credentials.get("aws_access_key_id", ""),
+        credentials.get("aws_secret_access_key", ""),
+        credentials.get("aws_session_token", ""),
+    ]
 
 
 def _without(secrets: list[str], text: str) -> str:
@@ -265,13 +287,13 @@ def _without(secrets: list[str], text: str) -> str:
     return text
 
 
-_clients: dict[str, tuple[float, Any]] = {}
+_clients: dict[str, tuple[float, S3Client]] = {}
 _clients_lock = threading.Lock()
 MAX_CACHED_CLIENTS = 64
 
 
 @sensitive_variables()
-def shared_s3_client(params: S3Params) -> Any:
+def shared_s3_client(params: S3Params) -> S3Client:
     """An S3 client for runs, shared by the threads of this process and kept for
     S3_CLIENT_MAX_AGE seconds. Building a client costs tens of milliseconds and its
     connections start cold, which a run of many small files paid once a batch. boto3 clients

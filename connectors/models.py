@@ -128,12 +128,6 @@ class Connector(models.Model):
     def sync_limit_display(self) -> str:
         return sync_limit_text(self.sync_delete_limit_percent)
 
-    @property
-    def source_label(self) -> str:
-        from connectors.sources import get_source
-
-        return get_source(self.source_type).label
-
 
 class ConnectorShare(models.Model):
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="shares")

@@ -1,16 +1,16 @@
-"""Test connection: check, with the connector's own credentials, every permission its file
-rules need, and name each one that is missing. Nothing is saved; probe objects are removed."""
+"""The S3 source's Test connection: check, with the connector's own credentials, every
+permission its file rules need, and name each one that is missing. Nothing is saved; probe
+objects are removed."""
 
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.views.decorators.debug import sensitive_variables
 
-from connectors.aws import S3AccessError, S3Params, describe_error, make_s3_client
+from connectors.aws import S3AccessError, S3Client, S3Params, describe_error, make_s3_client
+from connectors.checks import Check
 from connectors.paths import PROBE_PREFIX, is_probe_key
-from connectors.sources.base import Check
 
 PROBE_BODY = b"Loadbay permission probe; safe to delete.\n"
 # Errors of the settings themselves, before any request: no permission is missing.
@@ -30,7 +30,7 @@ def _where(bucket: str, prefix: str) -> str:
     return f"s3://{bucket}/{prefix}"
 
 
-def _first_file(client: Any, params: S3Params) -> str | None:
+def _first_file(client: S3Client, params: S3Params) -> str | None:
     response = client.list_objects_v2(Bucket=params.bucket, Prefix=params.source_path, MaxKeys=50)
     for item in response.get("Contents", []):
         key = item["Key"]
@@ -39,7 +39,7 @@ def _first_file(client: Any, params: S3Params) -> str | None:
     return None
 
 
-def _check_read(client: Any, params: S3Params, key: str | None) -> Check:
+def _check_read(client: S3Client, params: S3Params, key: str | None) -> Check:
     name = "Read a file in the Source Files Directory"
     if key is None:
         return Check(
@@ -57,7 +57,7 @@ def _check_read(client: Any, params: S3Params, key: str | None) -> Check:
     return _attempt(name, "s3:GetObject", read)
 
 
-def _check_delete_in_source(client: Any, params: S3Params) -> Check:
+def _check_delete_in_source(client: S3Client, params: S3Params) -> Check:
     # Deleting a key that does not exist succeeds only with s3:DeleteObject, and touches nothing.
     key = f"{params.source_path}{PROBE_PREFIX}{uuid.uuid4().hex}-absent"
 
@@ -68,7 +68,7 @@ def _check_delete_in_source(client: Any, params: S3Params) -> Check:
     return _attempt("Delete from the Source Files Directory", "s3:DeleteObject", delete)
 
 
-def _check_write(client: Any, params: S3Params, label: str, prefix: str) -> list[Check]:
+def _check_write(client: S3Client, params: S3Params, label: str, prefix: str) -> list[Check]:
     key = f"{prefix}{PROBE_PREFIX}{uuid.uuid4().hex}"
     where = _where(params.bucket, prefix)
 

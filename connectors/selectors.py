@@ -1,7 +1,8 @@
 """Who may see and do what with a connector (anything a user may not see is a 404), and
 whether its owner's access to its entity lets it be saved and run."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as Account
 from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
@@ -14,13 +15,13 @@ from connectors.models import (
 from entities.access import may_delete, may_write
 from entities.models import EntityType
 
-User = AbstractBaseUser | AnonymousUser
+User = Account | AnonymousUser
 
 
 def visible_connectors(user: User) -> QuerySet[Connector]:
     if not user.is_authenticated:
         return Connector.objects.none()
-    shared = Q(shares__group__in=user.groups.all())  # type: ignore[union-attr]
+    shared = Q(shares__group__in=user.groups.all())
     return Connector.objects.filter(Q(owner=user) | shared).distinct()
 
 
@@ -29,13 +30,13 @@ def access_level(user: User, connector: Connector) -> int:
         return 0
     if connector.owner_id == user.pk:
         return AccessLevel.FULL
-    best = connector.shares.filter(group__in=user.groups.all()).aggregate(best=Max("access"))  # type: ignore[union-attr]
-    return best["best"] or 0
+    best = connector.shares.filter(group__in=user.groups.all()).aggregate(best=Max("access"))
+    return int(best["best"] or 0)
 
 
 def get_connector_for(user: User, pk: int, *, needs: int = AccessLevel.VIEW) -> Connector:
     """The connector if `user` has at least `needs` access to it; otherwise 404."""
-    connector = Connector.objects.select_related("entity_type", "owner", "s3").filter(pk=pk).first()
+    connector = Connector.objects.select_related("entity_type", "owner").filter(pk=pk).first()
     if connector is None or access_level(user, connector) < needs:
         raise Http404("No such connector")
     return connector

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -34,8 +34,8 @@ class EntityAccessDenied(Exception):
 @transaction.atomic
 def save_connector(
     *,
-    owner: AbstractBaseUser,
-    actor: AbstractBaseUser | None = None,
+    owner: User,
+    actor: User | None = None,
     connector: Connector | None,
     entity_type: EntityType,
     entity_settings: dict[str, Any],

@@ -1,4 +1,5 @@
-"""Connector pages: list, detail, enable/disable, test connection, delete."""
+"""Connector pages: list, detail, enable/disable, test connection, delete. A connector's
+source settings are shown and tested through its Source (connectors.sources)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,26 +9,29 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from connectors import services
+from connectors.checks import Check
 from connectors.models import AccessLevel, Connector
 from connectors.selectors import access_level, get_connector_for, run_refusal, visible_connectors
-from connectors.sources import get_source
-from connectors.sources.base import Check
+from connectors.sources import source_for
 from ingest.selectors import files_waiting_to_move, runs_of
 
 
 @login_required
 def connector_list(request: HttpRequest) -> HttpResponse:
     connectors = visible_connectors(request.user).select_related("entity_type", "owner")
-    return render(request, "connectors/list.html", {"connectors": connectors})
+    rows = [(connector, source_for(connector).label) for connector in connectors]
+    return render(request, "connectors/list.html", {"rows": rows})
 
 
 def _detail(
     request: HttpRequest, connector: Connector, checks: list[Check] | None = None
 ) -> HttpResponse:
     level = access_level(request.user, connector)
+    source = source_for(connector)
     context = {
         "connector": connector,
-        "settings_rows": get_source(connector.source_type).saved_summary(connector),
+        "source_label": source.label,
+        "settings_rows": source.saved_summary(connector),
         "mapping": sorted(connector.field_mapping.items()),
         "can_edit": level >= AccessLevel.EDIT,
         "can_delete": level >= AccessLevel.FULL,
@@ -61,7 +65,7 @@ def connector_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 @sensitive_variables()  # the checks decrypt the secret and hand it to boto3
 def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
     connector = get_connector_for(request.user, pk, needs=AccessLevel.EDIT)
-    checks = get_source(connector.source_type).test_saved(connector)
+    checks = source_for(connector).test_connector(connector)
     return _detail(request, connector, checks)
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: lint, then every test tier against real PostgreSQL, Redis, moto and chromium.
+# `make test`: lint (ruff, mypy, import contracts), then every test tier against real
+# PostgreSQL, Redis, moto and chromium.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -7,6 +8,8 @@ bash scripts/services.sh || exit 1
 
 .venv/bin/ruff check . || { echo "ERROR: ruff found problems (make format fixes most)." >&2; exit 1; }
 .venv/bin/ruff format --check . || { echo "ERROR: files need formatting (run make format)." >&2; exit 1; }
+.venv/bin/mypy || { echo "ERROR: mypy found type errors (configured in pyproject.toml)." >&2; exit 1; }
+.venv/bin/lint-imports --no-cache --no-logo || { echo "ERROR: an import contract is broken (pyproject.toml)." >&2; exit 1; }
 
 export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@${TEST_PG_HOST:-127.0.0.1}:${TEST_PG_PORT:-5432}/loadbay}
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${TEST_REDIS_PORT:-6379}/15}

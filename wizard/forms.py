@@ -4,7 +4,7 @@ provides; see connectors.sources)."""
 import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -18,7 +18,7 @@ from connectors.models import (
     IntegrationType,
 )
 from connectors.selectors import entity_access_refusal
-from connectors.sources import source_choices
+from connectors.sources import DEFAULT_SOURCE, source_choices
 from entities.access import writable_entity_types
 from entities.models import EntityCategory, EntityType
 
@@ -31,6 +31,12 @@ DELIMITERS = [
     ("^", "Caret ( ^ )"),
 ]
 MAPPING_PREFIX = "map__"
+
+
+def _text(form: forms.Form, name: str) -> str:
+    """A text field's cleaned value, stripped."""
+    value: str = form.cleaned_data[name]
+    return value.strip()
 
 
 def grouped_entity_choices(
@@ -77,7 +83,7 @@ class EntitySelectionForm(EntityAccessMixin, forms.Form):
         self.set_people(actor, owner)
         writable = self._writable()
         self.no_entities = not writable
-        self.fields["entity"].choices = [
+        cast(forms.ChoiceField, self.fields["entity"]).choices = [
             ("", "Choose an entity…"),
             *grouped_entity_choices(writable),
         ]
@@ -193,7 +199,7 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
         return [self[name] for name in self.fields if name.startswith(MAPPING_PREFIX)]
 
     def clean_file_pattern(self) -> str:
-        pattern = self.cleaned_data["file_pattern"].strip()
+        pattern = _text(self, "file_pattern")
         if "/" in pattern:
             raise ValidationError(
                 "The prefix or pattern applies to file names inside the source directory; "
@@ -202,7 +208,7 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
         return pattern
 
     def clean_error_tolerance(self) -> str:
-        value = self.cleaned_data["error_tolerance"].strip().replace(" ", "")
+        value = _text(self, "error_tolerance").replace(" ", "")
         match = TOLERANCE_RE.match(value)
         if not match:
             raise ValidationError("Enter a whole number such as 10, or a percentage such as 2%.")
@@ -211,7 +217,7 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
         return value
 
     def clean_integration_type(self) -> str:
-        integration_type = self.cleaned_data["integration_type"]
+        integration_type: str = self.cleaned_data["integration_type"]
         if integration_type in DELETING_INTEGRATION_TYPES and self.entity_type is not None:
             refusal = self.access_refusal(self.entity_type, integration_type)
             if refusal is not None:
@@ -237,7 +243,8 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         self._clean_sync_delete_limit(cleaned)
         if cleaned.get("file_format") == FileFormat.CSV and not cleaned.get("csv_delimiter"):
             self.add_error("csv_delimiter", "Choose the CSV Delimiter.")
@@ -259,7 +266,9 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
 
 
 class SourceSelectionForm(forms.Form):
-    entity_source = forms.ChoiceField(label="Entity Source", initial="s3")
+    entity_source = forms.ChoiceField(
+        label="Entity Source", choices=source_choices, initial=DEFAULT_SOURCE
+    )
     name = forms.CharField(label="Connector Name", max_length=100)
     description = forms.CharField(
         label="Description", required=False, max_length=2000, widget=forms.Textarea({"rows": 3})
@@ -271,10 +280,9 @@ class SourceSelectionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.owner = owner
         self.connector = connector
-        self.fields["entity_source"].choices = source_choices()
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
+        name = _text(self, "name")
         if not name:
             raise ValidationError("Enter a Connector Name.")
         taken = Connector.objects.filter(owner=self.owner, name__iexact=name)

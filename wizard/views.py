@@ -1,29 +1,37 @@
 """The connector setup wizard: Entity Selection → Entity Specific Settings → Source Selection →
-Source Specific Settings → Review. New connectors and edits use the same wizard."""
+Source Specific Settings → Review. New connectors and edits use the same wizard.
 
+Built on formtools' SessionWizardView through its documented hooks only: get_form,
+get_form_kwargs and get_form_initial build each step's form (step 4's comes from the chosen
+Source, see connectors.sources); get_form_step_data keeps a source's secrets in the session
+only as the encrypted tokens its form cleaned them into; render_goto_step serves the buttons
+that name a step (Back, and Test connection, which names the step it is on); done saves.
+"""
+
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from formtools.wizard.views import SessionWizardView
 
 from connectors import services
-from connectors.models import (
-    DELETING_INTEGRATION_TYPES,
-    AccessLevel,
-    Connector,
-    FileFormat,
-    IntegrationType,
-    new_external_id,
-    sync_limit_text,
-)
+from connectors.models import AccessLevel, Connector
 from connectors.selectors import get_connector_for
-from connectors.sources import get_source
+from connectors.sources import DEFAULT_SOURCE, get_source, secret_field_names
 from connectors.sources.base import Source
 from entities.models import EntityType
 from wizard.forms import (
@@ -33,37 +41,29 @@ from wizard.forms import (
     ReviewForm,
     SourceSelectionForm,
 )
-
-SOURCE_SETTINGS = "source_settings"
-STEP_TITLES = {
-    "entity": "Entity Selection",
-    "entity_settings": "Entity Specific Settings",
-    "source": "Source Selection",
-    SOURCE_SETTINGS: "Source Specific Settings",
-    "review": "Review",
-}
-SECRET_FIELDS = ("access_key_secret",)
+from wizard.review import review_sections
+from wizard.steps import ENTITY, ENTITY_SETTINGS, REVIEW, SOURCE, SOURCE_SETTINGS, STEP_TITLES
 
 
 # Error reports never show a secret: not as a posted field, nor in any frame below dispatch
 # (forms, Test connection, boto3); see config/error_reports.py.
 @method_decorator(
-    sensitive_post_parameters(*(f"{SOURCE_SETTINGS}-{name}" for name in SECRET_FIELDS)),
+    sensitive_post_parameters(*(f"{SOURCE_SETTINGS}-{name}" for name in secret_field_names())),
     name="dispatch",
 )
 @method_decorator(sensitive_variables(), name="dispatch")
 class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
     form_list = [
-        ("entity", EntitySelectionForm),
-        ("entity_settings", EntitySettingsForm),
-        ("source", SourceSelectionForm),
+        (ENTITY, EntitySelectionForm),
+        (ENTITY_SETTINGS, EntitySettingsForm),
+        (SOURCE, SourceSelectionForm),
         (SOURCE_SETTINGS, Form),  # replaced by the chosen source's settings form
-        ("review", ReviewForm),
+        (REVIEW, ReviewForm),
     ]
     template_name = "wizard/wizard.html"
     connector: Connector | None = None
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if "pk" in kwargs:
@@ -76,59 +76,70 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
     # --- what each step's form gets -------------------------------------------------------
 
     def _entity_type(self) -> EntityType | None:
-        stored = self.storage.get_step_data("entity")
+        stored = self.storage.get_step_data(ENTITY)
         if stored is not None:
-            entity_id = stored.get("entity-entity")
+            entity_id = stored.get(f"{ENTITY}-entity")
             return EntityType.objects.filter(pk=entity_id).first() if entity_id else None
         return self.connector.entity_type if self.connector else None
 
     def _source(self) -> Source:
-        stored = self.storage.get_step_data("source")
-        key = stored.get("source-entity_source") if stored else None
+        stored = self.storage.get_step_data(SOURCE)
+        key = stored.get(f"{SOURCE}-entity_source") if stored else None
         if not key:
-            key = self.connector.source_type if self.connector else "s3"
+            key = self.connector.source_type if self.connector else DEFAULT_SOURCE
         return get_source(key)
 
     def _external_id(self) -> str:
-        if self.connector is not None and hasattr(self.connector, "s3"):
-            return self.connector.s3.external_id
+        """The chosen source's external id for this connector, the same on every step."""
+        source = self._source()
+        name = f"{source.key}_external_id"
         extra = self.storage.extra_data
-        if "external_id" not in extra:
-            extra["external_id"] = new_external_id()
+        if name not in extra:
+            extra[name] = source.external_id(self.connector)
             self.storage.extra_data = extra
-        return extra["external_id"]
+        return str(extra[name])
 
-    def _stored_secret(self) -> str:
+    def _held_secrets(self, source: Source) -> dict[str, str]:
+        """The tokens step 4 holds from an earlier visit, by secret field."""
         stored = self.storage.get_step_data(SOURCE_SETTINGS)
-        token = stored.get(f"{SOURCE_SETTINGS}-access_key_secret") if stored else ""
-        if token:
-            return token
-        if self.connector is not None:
-            return self._source().form_kwargs(self.connector).get("stored_secret", "")
-        return ""
+        if stored is None:
+            return {}
+        return {name: stored.get(f"{SOURCE_SETTINGS}-{name}", "") for name in source.secret_fields}
 
-    def _owner(self) -> Any:
-        return self.connector.owner if self.connector else self.request.user
+    def _actor(self) -> User:
+        """Who uses the wizard (dispatch sends anyone not signed in to sign in first)."""
+        user = self.request.user
+        if isinstance(user, AnonymousUser):
+            raise PermissionDenied("Sign in to set up connectors.")
+        return user
+
+    def _owner(self) -> User:
+        return self.connector.owner if self.connector else self._actor()
 
     def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
-        people = {"actor": self.request.user, "owner": self._owner()}
-        if step == "entity":
+        people = {"actor": self._actor(), "owner": self._owner()}
+        if step == ENTITY:
             return people
-        if step == "entity_settings":
+        if step == ENTITY_SETTINGS:
             return {"entity_type": self._entity_type(), **people}
-        if step == "source":
+        if step == SOURCE:
             return {"owner": self._owner(), "connector": self.connector}
         if step == SOURCE_SETTINGS:
-            return {"stored_secret": self._stored_secret(), "external_id": self._external_id()}
+            source = self._source()
+            return source.settings_form_kwargs(
+                connector=self.connector,
+                external_id=self._external_id(),
+                held_secrets=self._held_secrets(source),
+            )
         return {}
 
     def get_form_initial(self, step: str) -> dict[str, Any]:
         connector = self.connector
         if connector is None:
             return {}
-        if step == "entity":
+        if step == ENTITY:
             return {"entity": connector.entity_type_id}
-        if step == "entity_settings":
+        if step == ENTITY_SETTINGS:
             initial = {name: getattr(connector, name) for name in services.ENTITY_SETTING_NAMES}
             entity_type = self._entity_type()
             if entity_type is not None and entity_type.pk == connector.entity_type_id:
@@ -137,19 +148,30 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
                         field.name, ""
                     )
             return initial
-        if step == "source":
+        if step == SOURCE:
             return {
                 "entity_source": connector.source_type,
                 "name": connector.name,
                 "description": connector.description,
             }
-        if step == SOURCE_SETTINGS:
+        if step == SOURCE_SETTINGS and connector.source_type == self._source().key:
             return self._source().initial_from(connector)
         return {}
 
     def get_form(self, step: str | None = None, data: Any = None, files: Any = None) -> Form:
-        step = step or self.steps.current
-        if step == "entity_settings" and data is not None:
+        """The form of `step`, or of the current step. The current step is never one whose
+        earlier steps are incomplete (posted, or gone to, out of order): the first incomplete
+        step becomes current instead, with what it holds."""
+        if step is None:
+            step = self.steps.current
+            if data is not None and self.storage.current_step is None:
+                # No wizard in the session (it expired): the page's step is the one posted.
+                step = self._posted_step()
+            missing = self._first_incomplete_step_before(step)
+            if missing is not None:
+                self.storage.current_step = step = missing
+                data, files = self.storage.get_step_data(missing), None
+        if step == ENTITY_SETTINGS and data is not None:
             data = self._with_default_mapping(data)
         if step != SOURCE_SETTINGS:
             return super().get_form(step, data, files)
@@ -169,19 +191,21 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             return data
         data = data.copy()
         for field in entity_type.fields.all():
-            data.setdefault(f"entity_settings-{MAPPING_PREFIX}{field.name}", field.name)
+            data.setdefault(f"{ENTITY_SETTINGS}-{MAPPING_PREFIX}{field.name}", field.name)
         return data
 
-    def process_step(self, form: Form) -> Any:
-        """Step data goes to the session: secrets only as encrypted tokens."""
-        data = self.get_form_step_data(form).copy()
-        for name in SECRET_FIELDS:
-            key = form.add_prefix(name)
-            if key in data:
-                data[key] = form.cleaned_data.get(name, "") if form.is_valid() else ""
+    def get_form_step_data(self, form: Form) -> Mapping[str, Any]:
+        """What the session keeps of a step: what was posted, except a source's secrets,
+        kept only as the encrypted tokens the form cleaned them into."""
+        if form.prefix != SOURCE_SETTINGS:
+            return super().get_form_step_data(form)
+        data = QueryDict(mutable=True)
+        data.update(form.data)
+        for name, token in self._source().secret_tokens(form).items():
+            data[form.add_prefix(name)] = token
         return data
 
-    # --- navigation -------------------------------------------------------------------------
+    # --- buttons that name a step: Back, and Test connection -----------------------------
 
     def _first_incomplete_step_before(self, step: str) -> str | None:
         for name in self.steps.all:
@@ -191,50 +215,47 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
                 return name
         return None
 
-    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
-        posted_step = self.request.POST.get(f"{self.prefix}-current_step", "")
-        if posted_step in self.steps.all:
-            missing = self._first_incomplete_step_before(posted_step)
-            if missing is not None:
-                self.storage.current_step = missing
-                return self.render(self.get_form(missing, data=self.storage.get_step_data(missing)))
-        goto = self.request.POST.get("wizard_goto_step")
-        if goto in self.steps.all:
-            self._keep_current_step_data()
-            missing = self._first_incomplete_step_before(goto)
-            return self.render_goto_step(missing or goto)
-        if "test_connection" in self.request.POST:
-            return self._test_connection()
-        return super().post(*args, **kwargs)
+    def _posted_step(self) -> str:
+        """The step whose fields were posted (as the page's management form says)."""
+        posted = self.request.POST.get(f"{self.prefix}-current_step", "")
+        return posted if posted in self.steps.all else self.steps.current
 
-    def _keep_current_step_data(self) -> None:
-        """Back keeps what was typed on the step being left."""
-        if self.steps.current == "review":
-            return
-        form = self.get_form(data=self.request.POST)
-        if form.is_valid() or self.storage.get_step_data(self.steps.current) is None:
-            self.storage.set_step_data(self.steps.current, self.process_step(form))
+    def render_goto_step(self, goto_step: str, **kwargs: Any) -> HttpResponse:
+        """Back names an earlier step: what was typed on the step being left is kept first
+        (when valid, or when the step held nothing yet), so going back loses nothing. Test
+        connection names the step it is on (step 4 or Review): see _render_connection_test."""
+        step = self._posted_step()
+        if self._first_incomplete_step_before(step) is not None:
+            return super().render_goto_step(step, **kwargs)  # get_form shows that step
+        form = self.get_form(step, data=self.request.POST, files=self.request.FILES)
+        if goto_step == step:
+            return self._render_connection_test(step, form)
+        if step != REVIEW and (form.is_valid() or self.storage.get_step_data(step) is None):
+            self.storage.set_step_data(step, self.get_form_step_data(form))
+        return super().render_goto_step(goto_step, **kwargs)
 
-    def _test_connection(self) -> HttpResponse:
-        step = self.steps.current
-        source = self._source()
+    def _render_connection_test(self, step: str, form: Form) -> HttpResponse:
+        """Check the source settings with the chosen source's Test connection and show `step`
+        again with the results: on step 4 the settings posted (kept, when valid, as Next
+        would), on Review those step 4 holds. Nothing is saved."""
         if step == SOURCE_SETTINGS:
-            form = self.get_form(data=self.request.POST)
             if not form.is_valid():
+                self.storage.current_step = step
                 return self.render(form)
-            self.storage.set_step_data(step, self.process_step(form))
+            self.storage.set_step_data(step, self.get_form_step_data(form))
             cleaned = form.cleaned_data
         else:
-            form = self.get_form(data=self.request.POST)
-            cleaned = self.get_cleaned_data_for_step(SOURCE_SETTINGS)
-            if cleaned is None:
-                return self.render_goto_step(SOURCE_SETTINGS)
-        checks = source.test_cleaned(cleaned, self._external_id())
+            held = self.get_cleaned_data_for_step(SOURCE_SETTINGS)
+            if held is None:
+                return super().render_goto_step(SOURCE_SETTINGS)
+            cleaned = held
+        self.storage.current_step = step
+        checks = self._source().test_settings(cleaned, external_id=self._external_id())
         return self.render(form, connection_checks=checks)
 
     # --- display ----------------------------------------------------------------------------
 
-    def get_context_data(self, form: Form, **kwargs: Any) -> dict[str, Any]:
+    def get_context_data(self, form: Form | None = None, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(form=form, **kwargs)
         current = self.steps.index
         context["step_list"] = [
@@ -249,65 +270,20 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
         context["step_title"] = STEP_TITLES[self.steps.current]
         context["connector"] = self.connector
         context["source"] = self._source()
-        if self.steps.current == "review":
+        if self.steps.current == REVIEW:
             context["review_sections"] = self._review_sections()
         return context
 
     def _review_sections(self) -> list[dict[str, Any]]:
-        entity = self.get_cleaned_data_for_step("entity") or {}
-        settings = self.get_cleaned_data_for_step("entity_settings") or {}
-        source = self.get_cleaned_data_for_step("source") or {}
-        source_settings = self.get_cleaned_data_for_step(SOURCE_SETTINGS) or {}
-        entity_type = entity.get("entity")
-        formats = dict(FileFormat.choices)
-        integration = dict(IntegrationType.choices)
-        schedule = (
-            f"every {settings.get('poll_interval_minutes')} minutes"
-            if settings.get("schedule_active")
-            else "not scheduled (run manually)"
+        entity = self.get_cleaned_data_for_step(ENTITY) or {}
+        return review_sections(
+            entity_type=entity.get("entity"),
+            entity_settings=self.get_cleaned_data_for_step(ENTITY_SETTINGS) or {},
+            source=self._source(),
+            source_step=self.get_cleaned_data_for_step(SOURCE) or {},
+            source_settings=self.get_cleaned_data_for_step(SOURCE_SETTINGS) or {},
+            external_id=self._external_id(),
         )
-        entity_rows = [
-            (
-                "Entity",
-                f"{entity_type.name} ({entity_type.get_category_display()})" if entity_type else "",
-            ),
-            ("Integration Type", integration.get(settings.get("integration_type", ""), "")),
-            ("File format", formats.get(settings.get("file_format", ""), "")),
-        ]
-        if settings.get("file_format") == FileFormat.CSV:
-            entity_rows.append(("CSV Delimiter", settings.get("csv_delimiter", "")))
-        entity_rows += [
-            ("Source File Prefix / pattern", settings.get("file_pattern") or "(every file)"),
-            ("Bad rows allowed per file", settings.get("error_tolerance", "0")),
-        ]
-        if settings.get("integration_type") in DELETING_INTEGRATION_TYPES:
-            entity_rows.append(
-                ("Sync deletion limit", sync_limit_text(settings.get("sync_delete_limit_percent")))
-            )
-        entity_rows.append(("Schedule", schedule))
-        mapping = settings.get("field_mapping", {})
-        return [
-            {
-                "title": STEP_TITLES["entity"] + " and " + STEP_TITLES["entity_settings"],
-                "step": "entity_settings",
-                "rows": entity_rows,
-                "mapping": sorted(mapping.items()),
-            },
-            {
-                "title": STEP_TITLES["source"],
-                "step": "source",
-                "rows": [
-                    ("Entity Source", self._source().label),
-                    ("Connector Name", source.get("name", "")),
-                    ("Description", source.get("description", "")),
-                ],
-            },
-            {
-                "title": STEP_TITLES[SOURCE_SETTINGS],
-                "step": SOURCE_SETTINGS,
-                "rows": self._source().summary(source_settings, self._external_id()),
-            },
-        ]
 
     def done(
         self, form_list: Any, form_dict: dict[str, Form], **kwargs: Any
@@ -317,11 +293,11 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
         try:
             connector = services.save_connector(
                 owner=self._owner(),
-                actor=self.request.user,
+                actor=self._actor(),
                 connector=self.connector,
-                entity_type=form_dict["entity"].cleaned_data["entity"],
-                entity_settings=form_dict["entity_settings"].cleaned_data,
-                source=form_dict["source"].cleaned_data,
+                entity_type=form_dict[ENTITY].cleaned_data["entity"],
+                entity_settings=form_dict[ENTITY_SETTINGS].cleaned_data,
+                source=form_dict[SOURCE].cleaned_data,
                 source_settings=form_dict[SOURCE_SETTINGS].cleaned_data,
                 external_id=self._external_id(),
             )

@@ -1,5 +1,8 @@
 // Show only the fields that apply: the chosen Authentication Type's, the CSV delimiter for
-// CSV files, and the deletion limit for Sync. The server applies the same rules, so this is convenience, not enforcement.
+// CSV files, and the deletion limit for Sync. The server applies the same rules, so this is
+// convenience, not enforcement. A choice that shows or hides sections is marked
+// data-shows="ATTR" (around its inputs); the sections it controls carry ATTR="the value that
+// shows them". No field is named here: a source's settings template declares its own.
 (function () {
   "use strict";
   function sync(name, attr) {
@@ -21,8 +24,9 @@
     sync(name, attr);
   }
   document.addEventListener("DOMContentLoaded", function () {
-    bind("source_settings-auth_type", "data-auth-for");
-    bind("entity_settings-file_format", "data-show-when-format");
-    bind("entity_settings-integration_type", "data-show-when-integration");
+    document.querySelectorAll("[data-shows]").forEach(function (choice) {
+      var input = choice.querySelector("input, select");
+      if (input) { bind(input.name, choice.getAttribute("data-shows")); }
+    });
   });
 })();

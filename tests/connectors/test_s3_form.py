@@ -6,7 +6,7 @@ import pytest
 
 from connectors import crypto
 from connectors.paths import InvalidPath, normalize_dir
-from connectors.sources.s3 import S3SettingsForm
+from connectors.sources.s3_form import S3SettingsForm
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 

@@ -18,6 +18,7 @@ from tests.support.wizard import (
     entity_settings_values,
     entity_values,
     post_step,
+    press_test_connection,
     s3_access_key_values,
     source_values,
 )
@@ -195,12 +196,8 @@ def test_the_wizard_button_tests_without_saving(alice, client, bucket, s3_endpoi
     post_step(client, url, "entity", entity_values())
     post_step(client, url, "entity_settings", entity_settings_values())
     post_step(client, url, "source", source_values())
-    response = post_step(
-        client,
-        url,
-        "source_settings",
-        s3_access_key_values(bucket, endpoint=s3_endpoint),
-        test_connection="1",
+    response = press_test_connection(
+        client, url, "source_settings", s3_access_key_values(bucket, endpoint=s3_endpoint)
     )
     page = response.content.decode()
     assert "Test connection" in page and "✓ List the Source Files Directory" in page
@@ -209,7 +206,7 @@ def test_the_wizard_button_tests_without_saving(alice, client, bucket, s3_endpoi
         client, url, "source_settings", s3_access_key_values(bucket, endpoint=s3_endpoint)
     )
     assert review.context["wizard"]["steps"].current == "review"
-    again = post_step(client, url, "review", {}, test_connection="1")
+    again = press_test_connection(client, url, "review", {})
     assert "✓ Write to the Successful Files Directory" in again.content.decode()
     assert not Connector.objects.exists()
 

@@ -21,6 +21,7 @@ from django.utils.log import AdminEmailHandler
 from django.views.debug import get_exception_reporter_class
 
 import connectors.aws
+import connectors.sources.s3
 from connectors import crypto
 from connectors.aws import (
     S3Params,
@@ -31,7 +32,8 @@ from connectors.aws import (
 )
 from connectors.models import AccessLevel, Connector, ConnectorShare
 from connectors.preflight import run_checks
-from connectors.sources.s3 import S3SettingsForm, _params_from, params_for_connector
+from connectors.sources.s3 import _params_from, params_for_connector
+from connectors.sources.s3_form import S3SettingsForm
 from ingest import services
 from tests.reliability.figures import record
 from tests.support.factories import GOOD_CSV, grant, make_connector, put
@@ -39,6 +41,7 @@ from tests.support.wizard import (
     entity_settings_values,
     entity_values,
     post_step,
+    press_test_connection,
     s3_access_key_values,
     source_values,
 )
@@ -157,7 +160,7 @@ def test_the_wizard_step_4_test_connection_page_hides_the_secret(
     client.force_login(alice)
     wizard_at_source_settings(client)
     values = s3_access_key_values(bucket, endpoint=s3_endpoint, access_key_secret=CANARY)
-    response = post_step(client, NEW, "source_settings", values, test_connection="1")
+    response = press_test_connection(client, NEW, "source_settings", values)
     assert_500_without_secret("the wizard's step 4 Test connection", response)
 
 
@@ -174,7 +177,7 @@ def test_the_wizard_review_test_connection_page_hides_the_secret(
         raise Boom("signing failed")
 
     monkeypatch.setattr(botocore.auth.SigV4Auth, "_sign", fail)
-    response = post_step(client, NEW, "review", {}, test_connection="1")
+    response = press_test_connection(client, NEW, "review", {})
     assert_500_without_secret("the wizard's Review Test connection", response)
 
 
@@ -195,7 +198,7 @@ def test_the_edit_wizard_hides_the_owners_secret_from_an_editor(
     post_step(bob_edits, url, "source", source_values(name=connector.name))
     values = s3_access_key_values(connector.s3.bucket, endpoint=connector.s3.endpoint_url)
     values["access_key_secret"] = ""  # bob keeps alice's stored secret
-    response = post_step(bob_edits, url, "source_settings", values, test_connection="1")
+    response = press_test_connection(bob_edits, url, "source_settings", values)
     assert_500_without_secret("the edit wizard's Test connection (bob)", response)
 
 
@@ -268,7 +271,7 @@ def test_building_s3_params_from_the_wizard_hides_the_decrypted_secret(
     def fail(**kwargs: Any) -> S3Params:
         raise Boom("building S3Params failed")
 
-    monkeypatch.setattr(connectors.aws, "S3Params", fail)
+    monkeypatch.setattr(connectors.sources.s3, "S3Params", fail)
     values = {"bucket": "b", "auth_type": "access_key", "access_key_secret": crypto.encrypt(CANARY)}
     report = report_of(lambda: _params_from(values, "loadbay-ext", "loadbay-connection-test"))
     assert_no_secret("decrypting the wizard's token into S3Params", report)
@@ -292,7 +295,7 @@ def test_building_s3_params_hides_the_decrypted_secret(
     def fail(**kwargs: Any) -> S3Params:
         raise Boom("building S3Params failed")
 
-    monkeypatch.setattr(connectors.aws, "S3Params", fail)
+    monkeypatch.setattr(connectors.sources.s3, "S3Params", fail)
     report = report_of(lambda: params_for_connector(connector))
     assert_no_secret("decrypting the secret into S3Params", report)
 

@@ -19,6 +19,7 @@ from tests.support.wizard import (
     entity_settings_values,
     entity_values,
     post_step,
+    press_test_connection,
     s3_access_key_values,
     source_values,
 )
@@ -50,11 +51,11 @@ def test_the_secret_never_leaves_its_encrypted_column(
     pages.append(post_step(client, url, "entity_settings", entity_settings_values()))
     pages.append(post_step(client, url, "source", source_values()))
     values = s3_access_key_values(bucket, endpoint=s3_endpoint, access_key_secret=CANARY)
-    pages.append(post_step(client, url, "source_settings", values, test_connection="1"))
+    pages.append(press_test_connection(client, url, "source_settings", values))
     assert_clean("the wizard session after Test connection", session_rows())
     pages.append(post_step(client, url, "source_settings", values))
     assert_clean("the wizard session at review", session_rows())
-    pages.append(post_step(client, url, "review", {}, test_connection="1"))
+    pages.append(press_test_connection(client, url, "review", {}))
     pages.append(post_step(client, url, "review", {}))
     connector = Connector.objects.get(owner=alice)
     assert connector.s3.access_key_secret() == CANARY

@@ -20,6 +20,12 @@ def post_step(client: Client, url: str, step: str, values: dict[str, Any], **ext
     return client.post(url, data)
 
 
+def press_test_connection(client: Client, url: str, step: str, values: dict[str, Any]) -> Any:
+    """What the Test connection button posts: the step's fields, and the step it is on as the
+    step to go to."""
+    return post_step(client, url, step, values, wizard_goto_step=step)
+
+
 def entity_values(name: str = "Profile") -> dict[str, Any]:
     return {"entity": EntityType.objects.get(name=name).pk}
 

@@ -11,6 +11,7 @@ from tests.support.wizard import (
     entity_settings_values,
     entity_values,
     post_step,
+    press_test_connection,
     s3_access_key_values,
     source_values,
     walk_wizard,
@@ -92,11 +93,54 @@ def test_back_keeps_what_was_typed(client_alice) -> None:
     assert 'value="Typed name"' in response.content.decode()
 
 
+def test_back_from_step_4_keeps_the_typed_secret_only_as_a_token(client_alice, alice) -> None:
+    client_alice.get(NEW)
+    post_step(client_alice, NEW, "entity", entity_values())
+    post_step(client_alice, NEW, "entity_settings", entity_settings_values())
+    post_step(client_alice, NEW, "source", source_values())
+    back = post_step(
+        client_alice,
+        NEW,
+        "source_settings",
+        s3_access_key_values("acme-data"),
+        wizard_goto_step="source",
+    )
+    assert back.context["wizard"]["steps"].current == "source"
+    assert SECRET not in str([s.get_decoded() for s in Session.objects.all()])
+    step_4 = post_step(client_alice, NEW, "source", source_values())
+    secret = step_4.context["form"]["access_key_secret"]
+    assert 'value="acme-data"' in step_4.content.decode() and SECRET not in str(secret)
+    assert "stored — leave blank to keep it" in str(secret)
+    post_step(
+        client_alice,
+        NEW,
+        "source_settings",
+        s3_access_key_values("acme-data", access_key_secret=""),
+    )
+    assert post_step(client_alice, NEW, "review", {}).status_code == 302
+    assert Connector.objects.get(owner=alice).s3.access_key_secret() == SECRET
+
+
 def test_it_cannot_jump_to_source_settings_first(client_alice) -> None:
     client_alice.get(NEW)
     response = post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
     assert response.context["wizard"]["steps"].current == "entity"
     assert not Connector.objects.exists()
+
+
+def test_a_later_step_posted_to_an_expired_wizard_shows_the_first_step_afresh(alice) -> None:
+    client = Client()
+    client.force_login(alice)  # a session without the wizard in it, as after it expired
+    response = post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    assert response.context["wizard"]["steps"].current == "entity"
+    assert not response.context["form"].is_bound
+
+
+def test_the_first_step_posted_to_an_expired_wizard_is_taken(alice) -> None:
+    client = Client()
+    client.force_login(alice)
+    response = post_step(client, NEW, "entity", entity_values())
+    assert response.context["wizard"]["steps"].current == "entity_settings"
 
 
 def test_it_rejects_a_duplicate_name(client_alice, alice) -> None:
@@ -159,13 +203,13 @@ def test_an_s3_compatible_store_takes_its_own_keys_through_test_connection_save_
     post_step(client_alice, NEW, "entity", entity_values())
     post_step(client_alice, NEW, "entity_settings", entity_settings_values())
     post_step(client_alice, NEW, "source", source_values())
-    tested = post_step(client_alice, NEW, "source_settings", values, test_connection="1")
+    tested = press_test_connection(client_alice, NEW, "source_settings", values)
     assert not tested.context["form"].errors, tested.context["form"].errors
     assert all(check.ok for check in tested.context["connection_checks"])
     assert "✓ List the Source Files Directory" in tested.content.decode()
     review = post_step(client_alice, NEW, "source_settings", {**values, "access_key_secret": ""})
     assert review.context["wizard"]["steps"].current == "review"
-    assert post_step(client_alice, NEW, "review", {}, test_connection="1").status_code == 200
+    assert press_test_connection(client_alice, NEW, "review", {}).status_code == 200
     assert post_step(client_alice, NEW, "review", {}).status_code == 302
 
     connector = Connector.objects.get(owner=alice)

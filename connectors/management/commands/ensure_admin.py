@@ -1,4 +1,8 @@
+"""ensure_admin: create an administrator when there is none (make run), and say how to sign
+in."""
+
 import secrets
+from argparse import ArgumentParser
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -7,7 +11,7 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "Create an administrator account if none exists, and say how to sign in."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--username", default="admin")
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
 

@@ -1,8 +1,9 @@
+"""rotate_secrets: re-encrypt every source's stored secrets under the newest key."""
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from connectors import crypto
-from connectors.models import S3Settings
+from connectors.sources import SOURCES
 
 
 class Command(BaseCommand):
@@ -10,9 +11,5 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: object, **options: object) -> None:
-        count = 0
-        for s3 in S3Settings.objects.select_for_update().exclude(access_key_secret_encrypted=""):
-            s3.access_key_secret_encrypted = crypto.rotate(s3.access_key_secret_encrypted)
-            s3.save(update_fields=["access_key_secret_encrypted"])
-            count += 1
+        count = sum(source.rotate_secrets() for source in SOURCES.values())
         self.stdout.write(f"Re-encrypted {count} secret(s).")

@@ -1,0 +1,79 @@
+"""What the wizard's Review step lists: every setting of the earlier steps, by section, the
+source's settings as its Source summarises them (secrets masked)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.models import (
+    DELETING_INTEGRATION_TYPES,
+    FileFormat,
+    IntegrationType,
+    sync_limit_text,
+)
+from connectors.sources.base import Source, SummaryRows
+from entities.models import EntityType
+from wizard.steps import ENTITY, ENTITY_SETTINGS, SOURCE, SOURCE_SETTINGS, STEP_TITLES
+
+
+def review_sections(
+    *,
+    entity_type: EntityType | None,
+    entity_settings: Mapping[str, Any],
+    source: Source,
+    source_step: Mapping[str, Any],
+    source_settings: Mapping[str, Any],
+    external_id: str,
+) -> list[dict[str, Any]]:
+    """The Review step's sections: a title, the step its Back link goes to, and its rows."""
+    return [
+        {
+            "title": STEP_TITLES[ENTITY] + " and " + STEP_TITLES[ENTITY_SETTINGS],
+            "step": ENTITY_SETTINGS,
+            "rows": _entity_rows(entity_type, entity_settings),
+            "mapping": sorted(entity_settings.get("field_mapping", {}).items()),
+        },
+        {
+            "title": STEP_TITLES[SOURCE],
+            "step": SOURCE,
+            "rows": [
+                ("Entity Source", source.label),
+                ("Connector Name", source_step.get("name", "")),
+                ("Description", source_step.get("description", "")),
+            ],
+        },
+        {
+            "title": STEP_TITLES[SOURCE_SETTINGS],
+            "step": SOURCE_SETTINGS,
+            "rows": source.summary(source_settings, external_id=external_id),
+        },
+    ]
+
+
+def _entity_rows(entity_type: EntityType | None, settings: Mapping[str, Any]) -> SummaryRows:
+    formats = dict(FileFormat.choices)
+    integration = dict(IntegrationType.choices)
+    schedule = (
+        f"every {settings.get('poll_interval_minutes')} minutes"
+        if settings.get("schedule_active")
+        else "not scheduled (run manually)"
+    )
+    rows = [
+        (
+            "Entity",
+            f"{entity_type.name} ({entity_type.get_category_display()})" if entity_type else "",
+        ),
+        ("Integration Type", integration.get(settings.get("integration_type", ""), "")),
+        ("File format", formats.get(settings.get("file_format", ""), "")),
+    ]
+    if settings.get("file_format") == FileFormat.CSV:
+        rows.append(("CSV Delimiter", settings.get("csv_delimiter", "")))
+    rows += [
+        ("Source File Prefix / pattern", settings.get("file_pattern") or "(every file)"),
+        ("Bad rows allowed per file", settings.get("error_tolerance", "0")),
+    ]
+    if settings.get("integration_type") in DELETING_INTEGRATION_TYPES:
+        rows.append(
+            ("Sync deletion limit", sync_limit_text(settings.get("sync_delete_limit_percent")))
+        )
+    rows.append(("Schedule", schedule))
+    return rows

@@ -1,0 +1,15 @@
+"""The wizard's steps, in order, by name, with the titles the spec gives them."""
+
+ENTITY = "entity"
+ENTITY_SETTINGS = "entity_settings"
+SOURCE = "source"
+SOURCE_SETTINGS = "source_settings"
+REVIEW = "review"
+
+STEP_TITLES = {
+    ENTITY: "Entity Selection",
+    ENTITY_SETTINGS: "Entity Specific Settings",
+    SOURCE: "Source Selection",
+    SOURCE_SETTINGS: "Source Specific Settings",
+    REVIEW: "Review",
+}
