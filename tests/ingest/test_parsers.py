@@ -12,16 +12,10 @@ from typing import Any
 
 import pytest
 
-from ingest import parsers
-from ingest.parsers import (
-    CHUNK_BYTES,
-    MAX_FIELD_CHARS,
-    BadRow,
-    DecompressionLimit,
-    PlainBlock,
-    Row,
-    iter_rows,
-)
+from ingest.parsers import BadRow, DecompressionLimit, PlainBlock, Row, iter_rows
+from ingest.parsers.delimited import _malformed_csv_row
+from ingest.parsers.rows import fields_row
+from ingest.parsers.streams import CHUNK_BYTES, MAX_FIELD_CHARS, MIN_BLANK_STRETCH
 from ingest.types import FileFailed, ParsedRow
 
 
@@ -257,10 +251,10 @@ def csv_module_rows(text: str) -> list[Row]:
         except StopIteration:
             return rows
         except csv.Error as exc:
-            rows.append(parsers._malformed_csv_row(exc, start))
+            rows.append(_malformed_csv_row(exc, start))
             continue
         if fields:
-            rows.append(parsers._csv_row(start, tuple(header), fields))
+            rows.append(fields_row(start, tuple(header), fields))
 
 
 def random_csv(generator: random.Random, lines: int) -> str:
@@ -272,7 +266,7 @@ def random_csv(generator: random.Random, lines: int) -> str:
         if kind < 0.05:
             out.append("")  # blank
         elif kind < 0.06:
-            out += [""] * generator.randint(parsers.MIN_BLANK_STRETCH - 1, 60)  # many blank
+            out += [""] * generator.randint(MIN_BLANK_STRETCH - 1, 60)  # many blank
         elif kind < 0.1:
             out.append(
                 ",".join(generator.choice(pieces[:6]) for _ in range(generator.randint(1, 5)))
