@@ -84,13 +84,13 @@ class ConnectorAdmin(admin.ModelAdmin):
 
     @admin.action(description="Run now")
     def run_now(self, request, queryset):  # type: ignore[no-untyped-def]
-        from ingest import services as ingest_services
         from ingest import tasks
+        from ingest.runs import RunRefused, start_run
 
         for connector in queryset:
             try:
-                run = ingest_services.start_run(connector, trigger="manual", user=request.user)
-            except ingest_services.RunRefused as exc:
+                run = start_run(connector, trigger="manual", user=request.user)
+            except RunRefused as exc:
                 self.message_user(request, str(exc), level="error")
                 continue
             transaction.on_commit(lambda run_id=run.pk: tasks.run_connector.delay(run_id))

@@ -38,14 +38,10 @@ def iter_rows(
     """The file's rows, in order. `stream` is read in chunks and never whole. With
     `plain_blocks`, runs of plain CSV/TSV lines come as PlainBlocks instead of row by row.
 
-    Raises FileFailed when the file as a whole cannot be read: at once for an unusable format
-    or delimiter, otherwise while iterating.
+    Raises FileFailed, while iterating, when the file as a whole cannot be read (an unusable
+    format or delimiter at the first row): the writer, which iterates, turns it into the
+    file's outcome.
     """
-    if file_format in ("csv", "tsv"):
-        delimiter = "\t" if file_format == "tsv" else (delimiter or ",")
-        check_delimiter(delimiter)
-    elif file_format not in ("json", "ndjson"):
-        raise FileFailed(f"unsupported file format {file_format!r}")
     items = _rows(stream, file_format, delimiter, key, decompression_limit)
     return items if plain_blocks else _expanded(items)
 
@@ -61,7 +57,12 @@ def _expanded(items: Iterator[Row | PlainBlock]) -> Iterator[Row]:
 def _rows(
     stream: BinaryReader, file_format: str, delimiter: str, key: str, limit: DecompressionLimit
 ) -> Iterator[Row | PlainBlock]:
-    text = text_of(stream, key=key, limit=limit)  # in the generator: read at the first row
+    if file_format in ("csv", "tsv"):
+        delimiter = "\t" if file_format == "tsv" else (delimiter or ",")
+        check_delimiter(delimiter)
+    elif file_format not in ("json", "ndjson"):
+        raise FileFailed(f"unsupported file format {file_format!r}")
+    text = text_of(stream, key=key, limit=limit)
     if file_format == "json":
         yield from json_array_rows(text)
     elif file_format == "ndjson":
