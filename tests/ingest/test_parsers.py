@@ -658,3 +658,14 @@ def test_memory_stays_small_whatever_the_file_size(
     assert stream.largest_read <= CHUNK_BYTES
     assert size[0] > 2 * MEMORY_BOUND  # holding the file would break the bound
     assert peak < MEMORY_BOUND, f"peak {peak:,} bytes"
+
+
+def test_an_unusable_format_or_delimiter_fails_when_the_rows_are_read() -> None:
+    """Not before: the writer, which reads the rows, makes every FileFailed the file's
+    outcome."""
+    rows = iter_rows(io.BytesIO(b"id\n1\n"), file_format="xml")
+    with pytest.raises(FileFailed, match="unsupported file format 'xml'"):
+        next(rows)
+    rows = iter_rows(io.BytesIO(b"id\n1\n"), file_format="csv", delimiter='"')
+    with pytest.raises(FileFailed, match="cannot be used"):
+        next(rows)
