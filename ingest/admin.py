@@ -1,3 +1,5 @@
+"""Admin pages for runs (their files inline) and files (their row errors inline), read-only."""
+
 from django.contrib import admin
 
 from ingest.models import RowErrorEntry, Run, SourceFile

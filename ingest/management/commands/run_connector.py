@@ -1,3 +1,5 @@
+"""`manage.py run_connector`: run a connector to its end in this process and print a summary."""
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.models import Connector
