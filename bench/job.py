@@ -30,7 +30,7 @@ from connectors import crypto  # noqa: E402
 from connectors import services as connector_services  # noqa: E402
 from connectors.models import Connector  # noqa: E402
 from entities.models import EntityAccess, EntityField, EntityRight, EntityType, Record  # noqa: E402
-from ingest import services  # noqa: E402
+from ingest import ingestion, inline, runs  # noqa: E402
 from ingest.models import FileState, Run, SourceFile  # noqa: E402
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -155,8 +155,8 @@ def ingest(args: dict[str, Any]) -> dict[str, Any]:
     tune_garbage_collector()
     started, cpu_started = time.perf_counter(), time.process_time()
     with _profiled(f"{target.name}-{connection.vendor}"):
-        run = services.run_inline(
-            services.start_run(target, trigger="command"), parallel=args.get("parallel", 1)
+        run = inline.run_inline(
+            runs.start_run(target, trigger="command"), parallel=args.get("parallel", 1)
         )
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     rows = run.records_created + run.records_updated
@@ -254,7 +254,7 @@ def copy_ceiling(args: dict[str, Any]) -> dict[str, Any]:
 
     if connection.vendor != "postgresql":
         raise SystemExit("the COPY ceiling is measured on PostgreSQL only")
-    config = services.ingest_config(Connector.objects.get(name="million"), file_id=0)
+    config = ingestion.ingest_config(Connector.objects.get(name="million"), file_id=0)
     plan, sql = _plan(config), _PostgresSql(config, timezone.now())
     with tempfile.TemporaryFile("w+") as text, open(args["path"], "rb") as source:
         rows = 0
@@ -328,7 +328,7 @@ def _bomb(path: Path) -> dict[str, Any]:
     from ingest.types import FileFailed
 
     size = path.stat().st_size
-    limit = services.decompression_limit(size)  # the limit a run sets for a file this size
+    limit = ingestion.decompression_limit(size)  # the limit a run sets for a file this size
     started = time.perf_counter()
     failure = ""
     with path.open("rb") as body:
@@ -364,7 +364,7 @@ def start_run(args: dict[str, Any]) -> dict[str, Any]:
     from ingest import tasks
 
     target = Connector.objects.get(pk=args["connector_id"])
-    run = services.start_run(target, trigger="manual")
+    run = runs.start_run(target, trigger="manual")
     tasks.run_connector.delay(run.pk)
     return {"run_id": run.pk}
 

@@ -16,8 +16,8 @@ from connectors import services
 from connectors.models import Connector, ConnectorShare
 from connectors.selectors import entity_access_refusal
 from connectors.sources import SOURCES, source_for
-from ingest import services as ingest_services
 from ingest import tasks
+from ingest.runs import RunRefused, start_run
 
 
 class ConnectorShareInline(admin.TabularInline):
@@ -82,8 +82,8 @@ class ConnectorAdmin(admin.ModelAdmin):
     def run_now(self, request: HttpRequest, queryset: QuerySet[Connector]) -> None:
         for connector in queryset:
             try:
-                run = ingest_services.start_run(connector, trigger="manual", user=request.user)
-            except ingest_services.RunRefused as exc:
+                run = start_run(connector, trigger="manual", user=request.user)
+            except RunRefused as exc:
                 self.message_user(request, str(exc), level="error")
                 continue
             transaction.on_commit(partial(tasks.run_connector.delay, run.pk))

@@ -1,6 +1,8 @@
+"""Admin pages for runs (their files inline) and files (their row errors inline), read-only."""
+
 from django.contrib import admin
 
-from ingest.models import RowError, Run, SourceFile
+from ingest.models import RowErrorEntry, Run, SourceFile
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -51,8 +53,8 @@ class RunAdmin(ReadOnlyAdmin):
     inlines = [SourceFileInline]
 
 
-class RowErrorInline(admin.TabularInline):
-    model = RowError
+class RowErrorEntryInline(admin.TabularInline):
+    model = RowErrorEntry
     extra = 0
     can_delete = False
     readonly_fields = ["line", "column", "reason"]
@@ -63,4 +65,4 @@ class SourceFileAdmin(ReadOnlyAdmin):
     list_display = ["key", "connector", "run", "state", "outcome", "records_failed", "route_error"]
     list_filter = ["state", "outcome", "connector"]
     search_fields = ["key"]
-    inlines = [RowErrorInline]
+    inlines = [RowErrorEntryInline]

@@ -89,7 +89,10 @@ class FileState(models.TextChoices):
 FINAL_STATES = {FileState.MOVED, FileState.DELETED, FileState.RETAINED, FileState.SUPERSEDED}
 
 
-class FileOutcome(models.TextChoices):
+class Verdict(models.TextChoices):
+    """SourceFile.outcome: whether an ingested file succeeded (the writer's FileOutcome, as
+    the ledger keeps it)."""
+
     PENDING = "", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
@@ -103,7 +106,7 @@ class SourceFile(models.Model):
     last_modified = models.DateTimeField()
     size = models.BigIntegerField(default=0)
     state = models.CharField(max_length=16, choices=FileState.choices, default=FileState.CLAIMED)
-    outcome = models.CharField(max_length=16, choices=FileOutcome.choices, blank=True, default="")
+    outcome = models.CharField(max_length=16, choices=Verdict.choices, blank=True, default="")
     failure_reason = models.TextField(blank=True)
     rows_total = models.PositiveIntegerField(default=0)
     records_created = models.PositiveIntegerField(default=0)
@@ -152,7 +155,9 @@ class SourceFile(models.Model):
         return self.state in FINAL_STATES
 
 
-class RowError(models.Model):
+class RowErrorEntry(models.Model):
+    """A row error of a file (the writer's RowError), as the ledger keeps it."""
+
     source_file = models.ForeignKey(SourceFile, on_delete=models.CASCADE, related_name="row_errors")
     line = models.PositiveIntegerField()
     column = models.CharField(max_length=255, blank=True)
@@ -160,6 +165,7 @@ class RowError(models.Model):
 
     class Meta:
         ordering = ["source_file", "line", "id"]
+        verbose_name = "row error"
 
     def __str__(self) -> str:
         return f"line {self.line} {self.column}: {self.reason}"

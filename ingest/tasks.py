@@ -1,7 +1,10 @@
-"""Celery tasks: thin wrappers that take ids and call ingest.services.
+"""Celery tasks: thin wrappers that take ids and call the ingest services; the task layer of
+the retry policy (README, "Retries").
 
-Only named transient errors are retried (with backoff and jitter); everything else is
-recorded on the run by the services.
+Only named transient errors are retried, with exponential backoff and jitter; everything else
+is recorded on the run by the services. On a task's last try the services give up instead of
+raising (claimed files are given back, moves not made are recorded), so the run still
+finishes, saying why.
 """
 
 from typing import Any
@@ -9,10 +12,12 @@ from typing import Any
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from ingest import services
+from ingest import batches, listing, runs
 from ingest import watchdog as ingest_watchdog
+from ingest.errors import TransientIngestError
 
-TRANSIENT = (services.TransientIngestError, OperationalError, InterfaceError)
+# FilesNotMoved, which the move task raises to be retried, is a TransientIngestError.
+TRANSIENT = (TransientIngestError, OperationalError, InterfaceError)
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
@@ -21,31 +26,48 @@ RETRY = {
     "max_retries": 5,
     "acks_late": True,
 }
+# A move is tried by its batch's task, then by move_files: once MOVE_FIRST_DELAY seconds
+# later, and once more after a backoff of up to 2 seconds.
+MOVE_RETRY = {**RETRY, "retry_backoff_max": 60, "max_retries": 1}
+MOVE_FIRST_DELAY = 1
 
 
 def dispatch_batch(run_id: int, file_ids: list[int]) -> None:
     process_files.delay(run_id, file_ids)
 
 
+def retry_moves_later(run_id: int, file_ids: list[int]) -> None:
+    move_files.apply_async((run_id, file_ids), countdown=MOVE_FIRST_DELAY)
+
+
 @shared_task(**RETRY)
 def run_connector(run_id: int) -> None:
     """List a run's source and fan its files out to process_files tasks."""
-    services.execute_run(run_id, dispatch=dispatch_batch)
+    listing.execute_run(run_id, dispatch=dispatch_batch)
 
 
 @shared_task(**RETRY)
 def poll_connector(connector_id: int, trigger: str = "scheduled") -> None:
     """The beat entry of every scheduled connector."""
-    run = services.start_scheduled_run(connector_id)
+    run = runs.start_scheduled_run(connector_id)
     if run is not None:
-        services.execute_run(run.pk, dispatch=dispatch_batch)
+        listing.execute_run(run.pk, dispatch=dispatch_batch)
 
 
 @shared_task(bind=True, **RETRY)
 def process_files(self: Task, run_id: int, file_ids: list[int]) -> Any:
     # On the last attempt, transient failures release the file for the next run instead.
     last_try = self.request.retries >= self.max_retries
-    services.process_batch(run_id, file_ids, give_up_on_transient=last_try)
+    batches.process_batch(
+        run_id, file_ids, retry_moves=retry_moves_later, give_up_on_transient=last_try
+    )
+
+
+@shared_task(bind=True, **MOVE_RETRY)
+def move_files(self: Task, run_id: int, file_ids: list[int]) -> Any:
+    """Move the batch's files whose move failed; on the last try, record why not."""
+    last_try = self.request.retries >= self.max_retries
+    batches.move_batch(run_id, file_ids, last_try=last_try)
 
 
 @shared_task(acks_late=True)

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_POST
 
 from connectors.models import AccessLevel
 from connectors.selectors import get_connector_for
-from ingest import reports, selectors, services, tasks
+from ingest import reports, selectors, tasks
 from ingest.models import Run, RunTrigger
+from ingest.runs import RunRefused, start_run
 
 
 @login_required
@@ -19,8 +20,8 @@ from ingest.models import Run, RunTrigger
 def run_now(request: HttpRequest, pk: int) -> HttpResponse:
     connector = get_connector_for(request.user, pk, needs=AccessLevel.EDIT)
     try:
-        run = services.start_run(connector, trigger=RunTrigger.MANUAL, user=request.user)
-    except services.RunRefused as exc:
+        run = start_run(connector, trigger=RunTrigger.MANUAL, user=request.user)
+    except RunRefused as exc:
         messages.error(request, str(exc))
         return redirect(connector)
     transaction.on_commit(lambda: tasks.run_connector.delay(run.pk))

@@ -12,16 +12,10 @@ from typing import Any
 
 import pytest
 
-from ingest import parsers
-from ingest.parsers import (
-    CHUNK_BYTES,
-    MAX_FIELD_CHARS,
-    BadRow,
-    DecompressionLimit,
-    PlainBlock,
-    Row,
-    iter_rows,
-)
+from ingest.parsers import BadRow, DecompressionLimit, PlainBlock, Row, iter_rows
+from ingest.parsers.delimited import _malformed_csv_row
+from ingest.parsers.rows import fields_row
+from ingest.parsers.streams import CHUNK_BYTES, MAX_FIELD_CHARS, MIN_BLANK_STRETCH
 from ingest.types import FileFailed, ParsedRow
 
 
@@ -257,10 +251,10 @@ def csv_module_rows(text: str) -> list[Row]:
         except StopIteration:
             return rows
         except csv.Error as exc:
-            rows.append(parsers._malformed_csv_row(exc, start))
+            rows.append(_malformed_csv_row(exc, start))
             continue
         if fields:
-            rows.append(parsers._csv_row(start, tuple(header), fields))
+            rows.append(fields_row(start, tuple(header), fields))
 
 
 def random_csv(generator: random.Random, lines: int) -> str:
@@ -272,7 +266,7 @@ def random_csv(generator: random.Random, lines: int) -> str:
         if kind < 0.05:
             out.append("")  # blank
         elif kind < 0.06:
-            out += [""] * generator.randint(parsers.MIN_BLANK_STRETCH - 1, 60)  # many blank
+            out += [""] * generator.randint(MIN_BLANK_STRETCH - 1, 60)  # many blank
         elif kind < 0.1:
             out.append(
                 ",".join(generator.choice(pieces[:6]) for _ in range(generator.randint(1, 5)))
@@ -664,3 +658,14 @@ def test_memory_stays_small_whatever_the_file_size(
     assert stream.largest_read <= CHUNK_BYTES
     assert size[0] > 2 * MEMORY_BOUND  # holding the file would break the bound
     assert peak < MEMORY_BOUND, f"peak {peak:,} bytes"
+
+
+def test_an_unusable_format_or_delimiter_fails_when_the_rows_are_read() -> None:
+    """Not before: the writer, which reads the rows, makes every FileFailed the file's
+    outcome."""
+    rows = iter_rows(io.BytesIO(b"id\n1\n"), file_format="xml")
+    with pytest.raises(FileFailed, match="unsupported file format 'xml'"):
+        next(rows)
+    rows = iter_rows(io.BytesIO(b"id\n1\n"), file_format="csv", delimiter='"')
+    with pytest.raises(FileFailed, match="cannot be used"):
+        next(rows)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from entities.models import EntityAccess, EntityRight, Record
-from ingest import services
+from ingest import inline, listing, runs
 from ingest.models import FileState, Run, RunStatus, SourceFile
 from tests.support.factories import GOOD_CSV, keys, make_connector, put
 
@@ -22,8 +22,8 @@ def revoke(user: Any) -> None:
 
 def test_run_now_is_refused_once_the_owners_access_is_revoked(alice, connector) -> None:
     revoke(alice)
-    with pytest.raises(services.RunRefused) as refused:
-        services.start_run(connector, trigger="manual")
+    with pytest.raises(runs.RunRefused) as refused:
+        runs.start_run(connector, trigger="manual")
     assert str(refused.value).startswith(REFUSED)
     assert not Run.objects.exists()
 
@@ -55,9 +55,9 @@ def test_a_queued_run_fails_if_access_was_revoked_before_it_started(
     alice, connector, bucket, s3_client
 ) -> None:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
     revoke(alice)
-    run = services.run_inline(run)
+    run = inline.run_inline(run)
     assert run.status == RunStatus.FAILED
     assert run.error.startswith(REFUSED) and run.error.endswith("Nothing was ingested.")
     assert not Record.objects.exists() and not SourceFile.objects.exists()
@@ -68,13 +68,13 @@ def test_a_batch_gives_its_files_back_if_access_was_revoked_after_listing(
     alice, connector, bucket, s3_client
 ) -> None:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
 
     def revoke_then_process(run_id: int, ids: list[int]) -> None:
         revoke(alice)
-        services.process_batch(run_id, ids)
+        inline.process_batch(run_id, ids)
 
-    services.execute_run(run.pk, dispatch=revoke_then_process)
+    listing.execute_run(run.pk, dispatch=revoke_then_process)
     run.refresh_from_db()
     assert not Record.objects.exists() and not SourceFile.objects.exists()
     assert keys(s3_client, bucket) == ["incoming/good.csv"]  # untouched, for a later run
@@ -87,7 +87,7 @@ def test_a_batch_gives_its_files_back_if_access_was_revoked_after_listing(
 
 def test_a_refused_scheduled_poll_is_recorded_as_a_failed_run(alice, connector) -> None:
     revoke(alice)
-    assert services.start_scheduled_run(connector.pk) is None
+    assert runs.start_scheduled_run(connector.pk) is None
     run = Run.objects.get()
     assert (run.trigger, run.status) == ("scheduled", RunStatus.FAILED)
     assert run.error.startswith(REFUSED) and run.finished_at is not None
@@ -96,8 +96,8 @@ def test_a_refused_scheduled_poll_is_recorded_as_a_failed_run(alice, connector) 
 def test_a_sync_connector_whose_owner_may_only_write_is_refused(alice, bucket, s3_endpoint) -> None:
     connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint, integration_type="sync")
     EntityAccess.objects.filter(user=alice).update(level=EntityRight.WRITE)
-    with pytest.raises(services.RunRefused, match="may not delete Profile records"):
-        services.start_run(connector, trigger="manual")
+    with pytest.raises(runs.RunRefused, match="may not delete Profile records"):
+        runs.start_run(connector, trigger="manual")
 
 
 # --- Sync's deletion limit, through a run ------------------------------------------------------
@@ -110,7 +110,7 @@ def syncing(alice, bucket, s3_endpoint, s3_client) -> Any:
     """alice's Sync connector (limit 10%), which has written 1,000 records."""
     connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint, integration_type="sync")
     put(s3_client, bucket, "incoming/all.csv", THOUSAND)
-    assert services.run_inline(services.start_run(connector, trigger="manual")).records_created
+    assert inline.run_inline(runs.start_run(connector, trigger="manual")).records_created
     return connector
 
 
@@ -118,7 +118,7 @@ def test_a_sync_file_over_the_limit_fails_by_the_file_rules_and_says_how_many(
     syncing, bucket, s3_client
 ) -> None:
     put(s3_client, bucket, "incoming/truncated.csv", "profile_id,first_name\ns0,Changed\n")
-    run = services.run_inline(services.start_run(syncing, trigger="manual"))
+    run = inline.run_inline(runs.start_run(syncing, trigger="manual"))
     reason = (
         "Sync would remove 999 of the 1,000 records this connector wrote (99.9%), more than "
         "its limit of 10%; nothing from this file was written"
@@ -137,7 +137,7 @@ def test_in_a_batch_the_file_over_the_limit_fails_alone(syncing, bucket, s3_clie
     are kept."""
     put(s3_client, bucket, "incoming/a-truncated.csv", "profile_id,first_name\ns0,Changed\n")
     put(s3_client, bucket, "incoming/b-whole.csv", THOUSAND.replace("s999,First\n", ""))
-    run = services.run_inline(services.start_run(syncing, trigger="manual"))
+    run = inline.run_inline(runs.start_run(syncing, trigger="manual"))
     assert (run.files_succeeded, run.files_failed, run.records_deleted) == (1, 1, 1)
     failed = SourceFile.objects.get(key="incoming/a-truncated.csv")
     assert failed.state == FileState.MOVED and "remove 999 of the 1,000" in failed.failure_reason
@@ -149,6 +149,6 @@ def test_a_limit_of_100_percent_lets_the_file_through(syncing, bucket, s3_client
     syncing.sync_delete_limit_percent = 100
     syncing.save()
     put(s3_client, bucket, "incoming/one.csv", "profile_id,first_name\ns0,Changed\n")
-    run = services.run_inline(services.start_run(syncing, trigger="manual"))
+    run = inline.run_inline(runs.start_run(syncing, trigger="manual"))
     assert (run.files_succeeded, run.records_deleted) == (1, 999)
     assert list(Record.objects.values_list("external_id", flat=True)) == ["s0"]

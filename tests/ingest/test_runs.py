@@ -6,8 +6,12 @@ import pytest
 from django.core.management import call_command
 
 from entities.models import Record
-from ingest import s3files, services
+from ingest import ingestion, inline, listing, runs, tasks
 from ingest.models import FileState, Run, RunStatus, SourceFile
+from ingest.s3 import client as s3_client_module
+from ingest.s3.client import client_for
+from ingest.s3.keys import vacant_keys
+from ingest.s3.objects import LEDGER_META
 from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put, run_now
 
 
@@ -56,7 +60,7 @@ def test_a_moved_file_keeps_its_content_type_and_metadata(connector, bucket, s3_
         CacheControl="no-cache",
         Metadata={"origin": "crm-export"},
     )
-    run_now(connector)  # one file: copied (see test_moves for files that are PUT)
+    run_now(connector)  # one file: copied (see test_routing for files that are PUT)
     moved = s3_client.head_object(Bucket=bucket, Key="done/good.csv")
     assert (moved["ContentType"], moved["ContentLanguage"], moved["CacheControl"]) == (
         "text/csv",
@@ -64,7 +68,7 @@ def test_a_moved_file_keeps_its_content_type_and_metadata(connector, bucket, s3_
         "no-cache",
     )
     ledger_id = str(SourceFile.objects.get(key="incoming/good.csv").pk)
-    assert moved["Metadata"] == {"origin": "crm-export", s3files.LEDGER_META: ledger_id}
+    assert moved["Metadata"] == {"origin": "crm-export", LEDGER_META: ledger_id}
 
 
 def test_a_failed_file_gets_a_readable_error_report(connector, bucket, s3_client) -> None:
@@ -124,14 +128,14 @@ def test_a_retained_failed_file_is_retried_only_when_its_content_changes(
 
 def test_a_crash_between_commit_and_move_only_moves_next_time(connector, bucket, s3_client) -> None:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    crashed = services.start_run(connector, trigger="manual")
-    client = services.shared_s3_client(services.params_for_connector(connector))
-    config = services.ingest_config(connector, file_id=0)
+    crashed = runs.start_run(connector, trigger="manual")
+    client = client_for(connector)
+    config = ingestion.ingest_config(connector, file_id=0)
     # The worker commits the file's records, then dies before moving it.
-    services.execute_run(
+    listing.execute_run(
         crashed.pk,
         dispatch=lambda run_id, ids: [
-            services.ingest_file(client, i, connector=connector, config=config) for i in ids
+            ingestion.ingest_file(client, i, connector=connector, config=config) for i in ids
         ],
     )
     assert keys(s3_client, bucket) == ["incoming/good.csv"]
@@ -146,8 +150,8 @@ def test_a_crash_between_commit_and_move_only_moves_next_time(connector, bucket,
 
 def test_a_crash_before_commit_ingests_on_the_next_run(connector, bucket, s3_client) -> None:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    crashed = services.start_run(connector, trigger="manual")
-    services.execute_run(crashed.pk, dispatch=lambda run_id, ids: None)  # worker never ran
+    crashed = runs.start_run(connector, trigger="manual")
+    listing.execute_run(crashed.pk, dispatch=lambda run_id, ids: None)  # worker never ran
     assert SourceFile.objects.get().state == FileState.CLAIMED
 
     retry = run_now(connector)
@@ -238,9 +242,11 @@ class FailingDeletes:
 def test_a_failed_delete_is_shown_and_retried_never_reingested(
     connector, bucket, s3_client, monkeypatch
 ) -> None:
-    real = services.shared_s3_client
-    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.01,))
-    monkeypatch.setattr(services, "shared_s3_client", lambda params: FailingDeletes(real(params)))
+    real = s3_client_module.shared_s3_client
+    monkeypatch.setattr(tasks.move_files, "max_retries", 0)  # a move is tried twice
+    monkeypatch.setattr(
+        s3_client_module, "shared_s3_client", lambda params: FailingDeletes(real(params))
+    )
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     first = run_now(connector)
     source_file = SourceFile.objects.get()
@@ -248,7 +254,7 @@ def test_a_failed_delete_is_shown_and_retried_never_reingested(
     assert source_file.state == FileState.INGESTED
     assert "AccessDenied" in source_file.route_error and source_file.route_attempts == 2
 
-    monkeypatch.setattr(services, "shared_s3_client", real)
+    monkeypatch.setattr(s3_client_module, "shared_s3_client", real)
     second = run_now(connector)
     assert second.records_created == 0 and Record.objects.count() == 2
     assert keys(s3_client, bucket) == ["done/good.csv"]
@@ -260,13 +266,13 @@ def test_a_file_replaced_after_listing_is_left_for_the_next_run(
     connector, bucket, s3_client
 ) -> None:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
 
     def replace_then_process(run_id: int, ids: list[int]) -> None:
         put(s3_client, bucket, "incoming/good.csv", GOOD_CSV + "p9,New,Row,new@example.com\n")
-        services.process_batch(run_id, ids)
+        inline.process_batch(run_id, ids)
 
-    services.execute_run(run.pk, dispatch=replace_then_process)
+    listing.execute_run(run.pk, dispatch=replace_then_process)
     assert SourceFile.objects.get().state == FileState.SUPERSEDED
     assert Record.objects.count() == 0
     assert run_now(connector).records_created == 3
@@ -284,9 +290,9 @@ def test_a_listing_error_fails_the_run_with_a_reason(connector, s3_client) -> No
 def test_a_disabled_connector_does_not_run(connector) -> None:
     connector.enabled = False
     connector.save()
-    with pytest.raises(services.RunRefused, match="disabled"):
-        services.start_run(connector, trigger="manual")
-    assert services.start_scheduled_run(connector.pk) is None
+    with pytest.raises(runs.RunRefused, match="disabled"):
+        runs.start_run(connector, trigger="manual")
+    assert runs.start_scheduled_run(connector.pk) is None
 
 
 def test_the_command_runs_synchronously_and_prints_a_summary(
@@ -309,9 +315,9 @@ def test_vacant_keys_lists_the_range_a_batch_spans(bucket, s3_client) -> None:
     for key in ["done/a.csv", "done/c.csv", "done/c.csv.errors.txt", "done/z.csv", "other/b.csv"]:
         put(s3_client, bucket, key, "x")
     wanted = ["done/b.csv", "done/c.csv", "done/d.csv", "done/a.csv"]
-    assert s3files.vacant_keys(s3_client, bucket, wanted) == {"done/b.csv", "done/d.csv"}
-    assert s3files.vacant_keys(s3_client, bucket, ["other/b.csv", "x"]) == {"x"}
-    assert s3files.vacant_keys(s3_client, bucket, []) == set()
+    assert vacant_keys(s3_client, bucket, wanted) == {"done/b.csv", "done/d.csv"}
+    assert vacant_keys(s3_client, bucket, ["other/b.csv", "x"]) == {"x"}
+    assert vacant_keys(s3_client, bucket, []) == set()
 
 
 def test_vacant_keys_leaves_out_what_the_listing_did_not_reach(bucket, s3_client) -> None:
@@ -319,9 +325,9 @@ def test_vacant_keys_leaves_out_what_the_listing_did_not_reach(bucket, s3_client
         put(s3_client, bucket, f"done/f{number}.csv", "x")
     wanted = ["done/f0.csv", "done/f0a.csv", "done/f3a.csv", "done/f9.csv"]
     # Two pages of two keys reach done/f3.csv: f3a and f9 are left to a HEAD each.
-    vacant = s3files.vacant_keys(s3_client, bucket, wanted, max_pages=2, page_size=2)
+    vacant = vacant_keys(s3_client, bucket, wanted, max_pages=2, page_size=2)
     assert vacant == {"done/f0a.csv"}
-    assert s3files.vacant_keys(s3_client, bucket, wanted) == {
+    assert vacant_keys(s3_client, bucket, wanted) == {
         "done/f0a.csv",
         "done/f3a.csv",
         "done/f9.csv",
@@ -333,7 +339,7 @@ def test_vacant_keys_is_empty_when_listing_is_refused(bucket, s3_client) -> None
 
     with Stubber(s3_client) as stub:
         stub.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403)
-        assert s3files.vacant_keys(s3_client, bucket, ["done/a.csv"]) == set()
+        assert vacant_keys(s3_client, bucket, ["done/a.csv"]) == set()
 
 
 def test_a_batch_of_moves_never_overwrites_and_keeps_names_where_free(
@@ -389,21 +395,21 @@ def test_a_batch_of_small_files_settles_each_file_on_its_own(
     put(s3_client, bucket, "incoming/c-gone.csv", GOOD_CSV.replace("p1", "p7"))
     put(s3_client, bucket, "incoming/d-replaced.csv", GOOD_CSV.replace("p1", "p8"))
     put(s3_client, bucket, "incoming/e-slow.csv", GOOD_CSV.replace("p1", "p9"))
-    real = services.shared_s3_client
+    real = s3_client_module.shared_s3_client
     monkeypatch.setattr(
-        services,
+        s3_client_module,
         "shared_s3_client",
         lambda params: SlowReadsOf(real(params), "incoming/e-slow.csv"),
     )
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
 
     def change_then_process(run_id: int, ids: list[int]) -> None:
         assert len(ids) == 5  # one batch
         s3_client.delete_object(Bucket=bucket, Key="incoming/c-gone.csv")
         put(s3_client, bucket, "incoming/d-replaced.csv", GOOD_CSV.replace("p1", "p6"))
-        services.process_batch(run_id, ids)
+        inline.process_batch(run_id, ids)
 
-    services.execute_run(run.pk, dispatch=change_then_process)
+    listing.execute_run(run.pk, dispatch=change_then_process)
 
     files = {f.key: f for f in SourceFile.objects.all()}
     assert sorted(files) == [
@@ -430,7 +436,7 @@ def test_a_batch_of_small_files_settles_each_file_on_its_own(
     assert (run.files_succeeded, run.files_failed, run.records_created) == (1, 1, 2)
     assert any("e-slow.csv: not read this time" in n and "SlowDown" in n for n in run.notes)
 
-    monkeypatch.setattr(services, "shared_s3_client", real)
+    monkeypatch.setattr(s3_client_module, "shared_s3_client", real)
     second = run_now(connector)
     assert (second.files_succeeded, second.records_created) == (2, 2)  # p9 and p6
     assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2", "p6", "p9"}
@@ -439,13 +445,13 @@ def test_a_batch_of_small_files_settles_each_file_on_its_own(
 def _spy_on_batch_writes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """The `guarded` of each attempt at writing a batch of small files."""
     attempts: list[bool] = []
-    real = services._write_batch
+    real = ingestion._write_batch
 
     def spy(*args: Any, guarded: bool) -> Any:
         attempts.append(guarded)
         return real(*args, guarded=guarded)
 
-    monkeypatch.setattr(services, "_write_batch", spy)
+    monkeypatch.setattr(ingestion, "_write_batch", spy)
     return attempts
 
 

@@ -9,9 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from connectors.aws import S3AccessError
 from entities.models import Record
-from ingest import s3files, services
+from ingest import errors, ingestion, inline, listing, reading, runs
 from ingest.models import FileState, Run, RunStatus, SourceFile
+from ingest.s3 import client as s3_client_module
 from tests.support.factories import GOOD_CSV, keys, make_connector, put, run_now
 
 DEEP = 100_000
@@ -139,7 +141,7 @@ def test_an_error_after_a_file_wrote_its_records_leaves_none_of_them(
     """Unguarded in a batch, the writer's rows cannot be told apart from the other files':
     the batch is written again with a savepoint per file."""
     settings.INGEST_BATCH_FILES = files_a_batch
-    real = services._write_rows
+    real = ingestion._write_rows
 
     def write_then_break(body: Any, source_file: SourceFile, config: Any) -> Any:
         outcome = real(body, source_file, config)
@@ -147,7 +149,7 @@ def test_an_error_after_a_file_wrote_its_records_leaves_none_of_them(
             raise RuntimeError("a bug after the records were written")
         return outcome
 
-    monkeypatch.setattr(services, "_write_rows", write_then_break)
+    monkeypatch.setattr(ingestion, "_write_rows", write_then_break)
     put(s3_client, bucket, "incoming/a-good.csv", GOOD_CSV)
     put(s3_client, bucket, "incoming/b-breaks.csv", ids_as(GOOD_CSV, "x"))
     put(s3_client, bucket, "incoming/c-good.csv", ids_as(GOOD_CSV, "q"))
@@ -172,14 +174,14 @@ def test_an_error_after_a_file_wrote_its_records_leaves_none_of_them(
 def test_an_error_reading_one_file_of_a_batch_fails_only_that_file(
     connector, bucket, s3_client, monkeypatch
 ) -> None:
-    real = s3files.open_object
+    real = reading.open_object
 
     def open_or_break(client: Any, bucket: str, key: str, etag: str) -> Any:
         if "b-unreadable" in key:
             raise KeyError("ContentType")
         return real(client, bucket, key, etag)
 
-    monkeypatch.setattr(s3files, "open_object", open_or_break)
+    monkeypatch.setattr(reading, "open_object", open_or_break)
     put(s3_client, bucket, "incoming/a-good.csv", GOOD_CSV)
     put(s3_client, bucket, "incoming/b-unreadable.csv", ids_as(GOOD_CSV, "x"))
     put(s3_client, bucket, "incoming/c-good.csv", ids_as(GOOD_CSV, "q"))
@@ -209,7 +211,7 @@ def test_an_unexpected_error_while_listing_fails_the_run_with_the_reason(
         raise ValueError("a bug in the listing")
         yield  # a generator, as the real one is
 
-    monkeypatch.setattr(s3files, "list_pages", broken_listing)
+    monkeypatch.setattr(listing, "list_pages", broken_listing)
 
     with pytest.raises(CommandError, match="a bug in the listing"):
         call_command("run_connector", "Profiles")
@@ -233,21 +235,21 @@ def test_a_database_error_is_left_for_the_task_to_retry(
     def database_gone(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services, "_write_rows", database_gone)
+    monkeypatch.setattr(ingestion, "_write_rows", database_gone)
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
 
     with pytest.raises(OperationalError):
-        services.execute_run(run.pk, dispatch=services.process_batch)
+        listing.execute_run(run.pk, dispatch=inline.process_batch)
 
     assert SourceFile.objects.get().state == FileState.CLAIMED  # for the retry, or next run
 
 
 def claimed_batch(connector: Any) -> tuple[Run, list[int]]:
     """A run that has listed and claimed its files, and the batch a task would get."""
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
     batches: list[list[int]] = []
-    services.execute_run(run.pk, dispatch=lambda run_id, ids: batches.append(ids))
+    listing.execute_run(run.pk, dispatch=lambda run_id, ids: batches.append(ids))
     (batch,) = batches
     return run, batch
 
@@ -261,10 +263,10 @@ def test_a_batch_without_an_s3_client_gives_its_files_back_and_the_run_finishes(
     run, batch = claimed_batch(connector)
 
     def no_client(params: Any) -> Any:
-        raise services.S3AccessError("The Access Key Secret cannot be read", code="Undecryptable")
+        raise S3AccessError("The Access Key Secret cannot be read", code="Undecryptable")
 
-    monkeypatch.setattr(services, "shared_s3_client", no_client)
-    services.process_batch(run.pk, batch)
+    monkeypatch.setattr(s3_client_module, "shared_s3_client", no_client)
+    inline.process_batch(run.pk, batch)
     run.refresh_from_db()
     assert run.status == RunStatus.PARTIAL and run.finished_at is not None
     assert "could not connect to S3: The Access Key Secret cannot be read" in run.notes[0]
@@ -283,9 +285,9 @@ def test_a_batch_meeting_an_s3_outage_is_retried_by_its_task(
     run, batch = claimed_batch(connector)
 
     def outage(params: Any) -> Any:
-        raise services.S3AccessError("cannot reach STS", transient=True)
+        raise S3AccessError("cannot reach STS", transient=True)
 
-    monkeypatch.setattr(services, "shared_s3_client", outage)
-    with pytest.raises(services.TransientIngestError, match="cannot reach STS"):
-        services.process_batch(run.pk, batch, give_up_on_transient=False)
+    monkeypatch.setattr(s3_client_module, "shared_s3_client", outage)
+    with pytest.raises(errors.TransientIngestError, match="cannot reach STS"):
+        inline.process_batch(run.pk, batch, give_up_on_transient=False)
     assert SourceFile.objects.get().state == FileState.CLAIMED  # the retry takes it

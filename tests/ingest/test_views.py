@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from ingest import reports, services
+from ingest import inline, reports, runs
 from ingest.models import Run
 from tests.support.factories import BAD_CSV, GOOD_CSV, make_connector, put
 
@@ -17,7 +17,7 @@ def finished_run(alice, bucket, s3_endpoint, s3_client) -> Run:
     connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
-    return services.run_inline(services.start_run(connector, trigger="manual", user=alice))
+    return inline.run_inline(runs.start_run(connector, trigger="manual", user=alice))
 
 
 def signed_in(user: Any) -> Client:
@@ -42,7 +42,7 @@ def test_the_run_page_says_which_files_were_not_moved_and_why(
         alice, bucket=bucket, endpoint=s3_endpoint, success_path="processed/files/done/"
     )
     put(s3_client, bucket, "incoming/" + "d" * 1000 + "/a.csv", GOOD_CSV)
-    run = services.run_inline(services.start_run(connector, trigger="manual", user=alice))
+    run = inline.run_inline(runs.start_run(connector, trigger="manual", user=alice))
     page = signed_in(alice).get(run.get_absolute_url()).content.decode()
     assert 'status-unmoved" id="run-status">Completed, some files not moved<' in page
     assert "<strong>Not moved</strong> (kept in the source directory, not retried)" in page
@@ -102,7 +102,7 @@ def test_no_locale_splits_a_report_cell_into_a_formula(
     connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
     put(s3_client, bucket, "incoming/x;=1+2;y.csv", BAD_CSV)
     put(s3_client, bucket, "incoming/a|@SUM(1)\t-3,+4.csv", BAD_CSV)
-    run = services.run_inline(services.start_run(connector, trigger="manual", user=alice))
+    run = inline.run_inline(runs.start_run(connector, trigger="manual", user=alice))
     _, text = report_text(alice, run)
     assert "x;'=1+2;y.csv" in text
     for line in text.removeprefix("\ufeff").splitlines():

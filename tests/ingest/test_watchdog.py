@@ -13,8 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from entities.models import Record
-from ingest import services, tasks, watchdog
+from ingest import ingestion, listing, runs, tasks, watchdog
 from ingest.models import ConnectorLock, FileState, Run, RunStatus, SourceFile
+from ingest.s3.client import client_for
 from tests.support.factories import GOOD_CSV, keys, put, run_now
 
 
@@ -25,8 +26,8 @@ def later() -> Any:
 
 def claimed_then_died(connector: Any) -> Run:
     """A run that listed and claimed its files, whose worker then died before ingesting."""
-    run = services.start_run(connector, trigger="manual")
-    services.execute_run(run.pk, dispatch=lambda run_id, ids: None)
+    run = runs.start_run(connector, trigger="manual")
+    listing.execute_run(run.pk, dispatch=lambda run_id, ids: None)
     return Run.objects.get(pk=run.pk)
 
 
@@ -67,13 +68,13 @@ def test_files_ingested_but_not_moved_are_left_for_the_next_run_to_move(
     connector, bucket, s3_client
 ) -> None:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.start_run(connector, trigger="manual")
-    client = services.shared_s3_client(services.params_for_connector(connector))
-    config = services.ingest_config(connector, file_id=0)
-    services.execute_run(  # the worker commits the records, then dies before moving the file
+    run = runs.start_run(connector, trigger="manual")
+    client = client_for(connector)
+    config = ingestion.ingest_config(connector, file_id=0)
+    listing.execute_run(  # the worker commits the records, then dies before moving the file
         run.pk,
         dispatch=lambda run_id, ids: [
-            services.ingest_file(client, i, connector=connector, config=config) for i in ids
+            ingestion.ingest_file(client, i, connector=connector, config=config) for i in ids
         ],
     )
 
@@ -92,7 +93,7 @@ def test_files_ingested_but_not_moved_are_left_for_the_next_run_to_move(
 
 
 def test_a_run_no_worker_took_is_finished_as_never_started(connector) -> None:
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
 
     watchdog.sweep(now=later())
 
@@ -100,7 +101,7 @@ def test_a_run_no_worker_took_is_finished_as_never_started(connector) -> None:
     assert run.status == RunStatus.FAILED and run.finished_at is not None
     assert run.error == "This run never started: no worker took it (is a Celery worker running?)."
     assert run.notes[0].startswith("Watchdog, ")
-    services.execute_run(run.pk, dispatch=lambda run_id, ids: None)  # its task, arriving late
+    listing.execute_run(run.pk, dispatch=lambda run_id, ids: None)  # its task, arriving late
     assert Run.objects.get(pk=run.pk).status == RunStatus.FAILED
 
 
@@ -108,13 +109,13 @@ def test_a_run_whose_process_died_while_listing_is_failed_and_its_claims_release
     connector, bucket, s3_client
 ) -> None:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
 
     def die_while_listing(run_id: int, ids: list[int]) -> None:
         raise SystemExit("killed")  # not an Exception: nothing catches it, as with SIGKILL
 
     with pytest.raises(SystemExit):
-        services.execute_run(run.pk, dispatch=die_while_listing)
+        listing.execute_run(run.pk, dispatch=die_while_listing)
     assert Run.objects.get(pk=run.pk).listed_at is None
 
     watchdog.sweep(now=later())
@@ -143,9 +144,9 @@ def test_a_run_with_a_sign_of_life_within_the_time_is_left_alone(
 
 
 def test_a_run_holding_its_listing_lock_is_left_alone(connector) -> None:
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
     Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=timezone.now())
-    assert services.acquire_lock(run)
+    assert listing.acquire_lock(run)
     now = later()
     ConnectorLock.objects.update(locked_until=now + timedelta(seconds=60))
 
@@ -156,7 +157,7 @@ def test_the_watchdog_is_a_task_celery_beat_runs_every_few_minutes(connector) ->
     entry = settings.CELERY_BEAT_SCHEDULE["ingest-watchdog"]
     assert entry["task"] == tasks.watchdog.name == "ingest.tasks.watchdog"
     assert entry["schedule"] == settings.INGEST_WATCHDOG_SECONDS == 300
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
     Run.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(hours=3))
 
     tasks.watchdog()

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from entities.models import EntityType, Record
-from ingest import services, tasks
+from ingest import runs, tasks
 from ingest.models import Run, RunTrigger
 from tests.support.celery_worker import wait_for
 from tests.support.factories import keys, make_connector, put
@@ -102,7 +102,7 @@ def test_each_integration_type_does_what_it_says(
         "incoming/profiles.csv",
         PATCH_FILE if integration_type == "patch" else FILE,
     )
-    run = services.start_run(connector, trigger=RunTrigger.MANUAL)
+    run = runs.start_run(connector, trigger=RunTrigger.MANUAL)
 
     tasks.run_connector.delay(run.pk)
 

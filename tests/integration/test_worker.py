@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 from entities.models import Record
-from ingest import services, tasks
+from ingest import tasks
 from ingest.models import FileState, Run, RunStatus, RunTrigger, SourceFile
+from ingest.runs import start_run
 from tests.support.celery_worker import celery_worker, wait_for
 from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put
 
@@ -27,7 +28,7 @@ def test_a_worker_ingests_and_moves_the_files(
     connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
-    run = services.start_run(connector, trigger=RunTrigger.MANUAL)
+    run = start_run(connector, trigger=RunTrigger.MANUAL)
 
     tasks.run_connector.delay(run.pk)
 
@@ -71,7 +72,7 @@ def test_three_runs_on_two_workers_process_each_file_once(
         )
 
     with celery_worker(moto_url, name="w2"):
-        runs = [services.start_run(connector, trigger=RunTrigger.MANUAL) for _ in range(3)]
+        runs = [start_run(connector, trigger=RunTrigger.MANUAL) for _ in range(3)]
         for run in runs:
             tasks.run_connector.delay(run.pk)
         wait_for(lambda: all(finished(r.pk) for r in runs), what="three runs")

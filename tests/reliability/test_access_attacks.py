@@ -11,7 +11,7 @@ from django.urls import get_resolver
 
 from connectors.aws import S3AccessError, S3Params, make_s3_client
 from connectors.preflight import run_checks
-from ingest import services
+from ingest import inline, runs
 from tests.reliability.figures import record
 from tests.support.factories import make_connector
 
@@ -83,7 +83,7 @@ def test_a_connector_whose_endpoint_was_disallowed_fails_its_run_with_a_reason(
     settings.S3_ALLOWED_ENDPOINTS = ["http://127.0.0.1:9999"]
     connector = make_connector(alice, bucket="acme-data", endpoint="http://127.0.0.1:9999")
     settings.S3_ALLOWED_ENDPOINTS = []
-    run = services.run_inline(services.start_run(connector, trigger="manual"))
+    run = inline.run_inline(runs.start_run(connector, trigger="manual"))
     assert run.status == "failed" and "not allowed" in run.error
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from entities.models import Record
-from ingest import services
+from ingest import inline, runs
 from ingest.models import SourceFile
 from tests.reliability.figures import record
 from tests.support.factories import keys, make_connector, put
@@ -181,7 +181,7 @@ def test_each_bad_file_is_explained_routed_and_leaves_nothing_half_written(
     source_key = f"incoming/{case.key}"
     put(s3_client, bucket, source_key, case.body)
 
-    run = services.run_inline(services.start_run(connector, trigger="manual"))
+    run = inline.run_inline(runs.start_run(connector, trigger="manual"))
     source_file = SourceFile.objects.get(run=run)
     page = _run_page(alice, run.get_absolute_url())
 
@@ -218,7 +218,7 @@ def test_a_directory_marker_is_never_taken_as_a_file(alice, bucket, s3_endpoint,
     connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
     put(s3_client, bucket, "incoming/", b"")
     put(s3_client, bucket, "incoming/empty-dir/", b"")
-    run = services.run_inline(services.start_run(connector, trigger="manual"))
+    run = inline.run_inline(runs.start_run(connector, trigger="manual"))
     assert run.files_seen == 0 and run.status == "succeeded"
     assert keys(s3_client, bucket) == ["incoming/", "incoming/empty-dir/"]
     record("bad_input_cases", "directory markers", outcome="skipped")

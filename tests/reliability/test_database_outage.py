@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from entities.models import Record
-from ingest import services, tasks
+from ingest import runs, tasks
 from ingest.models import FileState, Run, RunTrigger, SourceFile
 from tests.reliability.figures import record
 from tests.support.celery_worker import wait_for
@@ -46,7 +46,7 @@ def test_a_database_outage_mid_run_loses_and_duplicates_nothing(
         "incoming/small.csv",
         "profile_id,first_name,last_name,email\nsmall1,A,B,a@example.com\n",
     )
-    run = services.start_run(connector, trigger=RunTrigger.MANUAL)
+    run = runs.start_run(connector, trigger=RunTrigger.MANUAL)
     tasks.run_connector.delay(run.pk)
 
     wait_for(lambda: SourceFile.objects.filter(run=run).exists(), what="files to be claimed")
@@ -57,7 +57,7 @@ def test_a_database_outage_mid_run_loses_and_duplicates_nothing(
     deadline = time.monotonic() + 90
     while not all_moved() and time.monotonic() < deadline:
         if Run.objects.filter(connector=connector, finished_at__isnull=True).count() == 0:
-            rerun = services.start_run(connector, trigger=RunTrigger.MANUAL)
+            rerun = runs.start_run(connector, trigger=RunTrigger.MANUAL)
             tasks.run_connector.delay(rerun.pk)
         time.sleep(1)
     assert all_moved(), list(SourceFile.objects.values_list("key", "state", "route_error"))

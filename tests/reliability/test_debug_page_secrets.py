@@ -34,7 +34,7 @@ from connectors.models import AccessLevel, Connector, ConnectorShare
 from connectors.preflight import run_checks
 from connectors.sources.s3 import _params_from, params_for_connector
 from connectors.sources.s3_form import S3SettingsForm
-from ingest import services
+from ingest import inline, listing, runs
 from tests.reliability.figures import record
 from tests.support.factories import GOOD_CSV, grant, make_connector, put
 from tests.support.wizard import (
@@ -358,8 +358,8 @@ def logged_failure(caplog: pytest.LogCaptureFixture) -> Any:
 def test_a_run_listing_its_source_hides_the_secret(
     connector: Connector, signing_fails: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run = services.start_run(connector, trigger="manual")
-    failed = services.execute_run(run.pk, dispatch=lambda *a: None)
+    run = runs.start_run(connector, trigger="manual")
+    failed = listing.execute_run(run.pk, dispatch=lambda *a: None)
     assert failed.status == "failed" and "Boom" in failed.error
     reporter = get_exception_reporter_class(None)(None, *logged_failure(caplog))
     report = reporter.get_traceback_html() + reporter.get_traceback_text()
@@ -370,16 +370,16 @@ def test_a_batch_reading_its_file_hides_the_secret(
     connector: Connector, s3_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put(s3_client, connector.s3.bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
     batches: list[list[int]] = []
-    services.execute_run(run.pk, dispatch=lambda run_id, ids: batches.append(ids))
+    listing.execute_run(run.pk, dispatch=lambda run_id, ids: batches.append(ids))
     assert batches, "the file should have been claimed"
 
     def fail(*args: Any, **kwargs: Any) -> bytes:
         raise Boom("signing failed")
 
     monkeypatch.setattr(botocore.auth.SigV4Auth, "_sign", fail)
-    report = report_of(lambda: services.process_batch(run.pk, batches[0]))
+    report = report_of(lambda: inline.process_batch(run.pk, batches[0]))
     assert_no_secret("ingest process_batch", report)
 
 
@@ -387,8 +387,8 @@ def test_the_admin_email_of_a_failed_run_hides_the_secret(
     connector: Connector, signing_fails: None, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.ADMINS = [("Ops", "ops@example.com")]
-    run = services.start_run(connector, trigger="manual")
-    services.execute_run(run.pk, dispatch=lambda *a: None)
+    run = runs.start_run(connector, trigger="manual")
+    listing.execute_run(run.pk, dispatch=lambda *a: None)
     record_ = logging.LogRecord("ingest", logging.ERROR, __file__, 1, "run failed", (), None)
     record_.exc_info = logged_failure(caplog)
     AdminEmailHandler(include_html=True).emit(record_)

@@ -10,7 +10,7 @@ from django.test import Client
 from connectors import services as connector_services
 from connectors.models import AccessLevel, Connector
 from entities.models import EntityAccess, EntityRight, Record
-from ingest import services
+from ingest import inline, runs
 from ingest.models import RunStatus
 from tests.reliability.figures import record
 from tests.support.factories import GOOD_CSV, grant, keys, make_connector, put
@@ -32,7 +32,7 @@ def signed_in(user: Any) -> Client:
 
 
 def run(connector: Connector) -> Any:
-    return services.run_inline(services.start_run(connector, trigger="manual"))
+    return inline.run_inline(runs.start_run(connector, trigger="manual"))
 
 
 @pytest.fixture
@@ -111,12 +111,12 @@ def test_revoked_access_fails_the_next_run_with_nothing_written(
     alice, alices_records, bucket, s3_client
 ) -> None:
     put(s3_client, bucket, "incoming/more.csv", GOOD_CSV.replace("p1", "p9"))
-    queued = services.start_run(alices_records, trigger="manual")
+    queued = runs.start_run(alices_records, trigger="manual")
     EntityAccess.objects.filter(user=alice, entity_type__name="Profile").delete()
-    result = services.run_inline(queued)
+    result = inline.run_inline(queued)
     assert result.status == RunStatus.FAILED and "may not write into Profile" in result.error
-    with pytest.raises(services.RunRefused, match="may not write into Profile"):
-        services.start_run(alices_records, trigger="manual")
+    with pytest.raises(runs.RunRefused, match="may not write into Profile"):
+        runs.start_run(alices_records, trigger="manual")
     assert not Record.objects.filter(external_id="p9").exists()
     assert "incoming/more.csv" in keys(s3_client, bucket, "incoming/")
     record("entity_access_attacks", "run after access revoked", outcome="failed, 0 written")

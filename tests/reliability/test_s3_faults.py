@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from entities.models import Record
-from ingest import services
+from ingest import inline, listing, runs, tasks
 from ingest.models import FileState, RunStatus, SourceFile
 from tests.reliability.figures import record
 from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put, run_now
@@ -84,7 +84,7 @@ def test_a_listing_outage_fails_the_run_with_a_reason(connector, proxy, bucket, 
 def test_a_failed_move_is_shown_then_finished_without_ingesting_again(
     connector, proxy, bucket, s3_client, monkeypatch, rule: Rule, name: str
 ) -> None:
-    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.05,))
+    monkeypatch.setattr(tasks.move_files, "max_retries", 0)  # a move is tried twice
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     proxy.rules.append(rule)
     first = run_now(connector)
@@ -164,7 +164,7 @@ def test_a_later_run_that_could_not_move_an_earlier_file_says_so(
 ) -> None:
     """The run that found the file ingested by an earlier run, and failed to move it, said
     "Succeeded": the file was the earlier run's."""
-    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.05,))
+    monkeypatch.setattr(tasks.move_files, "max_retries", 0)  # a move is tried twice
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     proxy.rules.append(Rule("PUT", "done/good.csv", "403"))
     first = run_now(connector)
@@ -183,13 +183,13 @@ def test_a_move_that_succeeds_when_retried_leaves_the_run_succeeded(
     connector, proxy, bucket, s3_client, monkeypatch
 ) -> None:
     """The run was closed after the first failed try, as if the file would not be moved."""
-    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.05,))
+    monkeypatch.setattr(tasks.move_files, "max_retries", 0)  # a move is tried twice
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     proxy.rules.append(Rule("PUT", "done/good.csv", "403", times=1))
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
     claimed: list[int] = []
-    services.execute_run(run.pk, dispatch=lambda run_id, ids: claimed.extend(ids))
-    services.process_batch(run.pk, claimed)  # as a worker does, once the listing is done
+    listing.execute_run(run.pk, dispatch=lambda run_id, ids: claimed.extend(ids))
+    inline.process_batch(run.pk, claimed)  # as a worker does, once the listing is done
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and proxy.rules[0].hits == 1
     assert SourceFile.objects.get().route_attempts == 1

@@ -12,7 +12,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from connectors.models import Connector
-from ingest import services
+from ingest import inline, runs
 from tests.reliability.figures import record
 from tests.support.factories import GOOD_CSV, put
 from tests.support.wizard import (
@@ -61,7 +61,7 @@ def test_the_secret_never_leaves_its_encrypted_column(
     assert connector.s3.access_key_secret() == CANARY
 
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.run_inline(services.start_run(connector, trigger="manual"))
+    run = inline.run_inline(runs.start_run(connector, trigger="manual"))
     for path in (
         "/connectors/",
         f"/connectors/{connector.pk}/",

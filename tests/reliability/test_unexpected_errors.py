@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from entities.models import Record
-from ingest import services, tasks
+from ingest import runs, tasks
 from ingest.models import Run, RunStatus, RunTrigger, SourceFile
 from tests.reliability.figures import record
 from tests.support.celery_worker import celery_worker, flush_broker, wait_for
@@ -22,7 +22,7 @@ DEEP = 100_000
 
 def run_by_a_worker(connector: Any) -> Run:
     """Run now, carried out by the worker this test started (and no other)."""
-    run = services.start_run(connector, trigger=RunTrigger.MANUAL)
+    run = runs.start_run(connector, trigger=RunTrigger.MANUAL)
     tasks.run_connector.delay(run.pk)
     wait_for(
         lambda: Run.objects.get(pk=run.pk).finished_at is not None,

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from entities.models import Record
-from ingest import services, tasks, watchdog
+from ingest import runs, tasks, watchdog
 from ingest.models import FileState, Run, RunStatus, RunTrigger, SourceFile
 from tests.reliability.figures import record
 from tests.support.celery_worker import celery_worker, flush_broker, wait_for
@@ -33,7 +33,7 @@ def later() -> Any:
 
 
 def start(connector: Any) -> Run:
-    run = services.start_run(connector, trigger=RunTrigger.MANUAL)
+    run = runs.start_run(connector, trigger=RunTrigger.MANUAL)
     tasks.run_connector.delay(run.pk)
     return run
 

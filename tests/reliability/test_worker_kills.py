@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from entities.models import Record
-from ingest import services, tasks
+from ingest import runs, tasks
 from ingest.faults import POINTS
 from ingest.models import FileState, Run, RunTrigger, SourceFile
 from tests.reliability.figures import record
@@ -30,7 +30,7 @@ def body(i: int) -> str:
 
 
 def run_and_wait(connector: Any, *, until: Any, what: str) -> Run:
-    run = services.start_run(connector, trigger=RunTrigger.MANUAL)
+    run = runs.start_run(connector, trigger=RunTrigger.MANUAL)
     tasks.run_connector.delay(run.pk)
     wait_for(until(run), timeout=60, what=what)
     return run

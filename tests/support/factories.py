@@ -109,6 +109,7 @@ def keys(client: Any, bucket: str, prefix: str = "") -> list[str]:
 
 def run_now(connector: Any, user: Any = None) -> Any:
     """A manual run of the connector, run to its end in this process."""
-    from ingest import services
+    from ingest.inline import run_inline
+    from ingest.runs import start_run
 
-    return services.run_inline(services.start_run(connector, trigger="manual", user=user))
+    return run_inline(start_run(connector, trigger="manual", user=user))

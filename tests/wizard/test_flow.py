@@ -5,7 +5,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from connectors.models import Connector
-from ingest import services
+from ingest import inline, runs
 from tests.support.factories import GOOD_CSV, put
 from tests.support.wizard import (
     entity_settings_values,
@@ -216,6 +216,6 @@ def test_an_s3_compatible_store_takes_its_own_keys_through_test_connection_save_
     assert connector.s3.access_key_id == key_id
     assert connector.s3.access_key_secret() == secret
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = services.run_inline(services.start_run(connector, trigger="manual"))
+    run = inline.run_inline(runs.start_run(connector, trigger="manual"))
     assert run.status == "succeeded", run.error or run.notes
     assert run.files_succeeded == 1

@@ -1,8 +1,11 @@
+"""`manage.py run_connector`: run a connector to its end in this process and print a summary."""
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.models import Connector
-from ingest import services
+from ingest.inline import run_inline
 from ingest.models import RunStatus, RunTrigger
+from ingest.runs import RunRefused, start_run
 from ingest.runtime import tune_garbage_collector
 
 
@@ -18,11 +21,11 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: str) -> None:
         connector = self._find(options["name"])
         try:
-            run = services.start_run(connector, trigger=RunTrigger.COMMAND)
-        except services.RunRefused as exc:
+            run = start_run(connector, trigger=RunTrigger.COMMAND)
+        except RunRefused as exc:
             raise CommandError(str(exc)) from None
         tune_garbage_collector()
-        run = services.run_inline(run, parallel=int(options["parallel"]))
+        run = run_inline(run, parallel=int(options["parallel"]))
         self._print_summary(run)
         if run.status == RunStatus.FAILED:
             raise CommandError(run.error)

@@ -1,32 +1,26 @@
-"""S3 operations of a run: list candidate files page by page, read one, move or delete them.
+"""Reading and writing a connector's objects: a claimed file is read only if it still is the
+version claimed, and a file is written where it goes, never over an object that is not ours.
 
-A move writes the file where it goes, then deletes it from the source; it never overwrites an
-object that is not ours: such a destination gets a suffix instead. The file is written by a
-server-side copy (multipart above the threshold) after a listing found its name free, or, for
-a small file whose bytes a run already holds, by a conditional PUT (If-None-Match: *) that
-the endpoint itself refuses when the name is taken, where the endpoint honours it (probed).
-Nothing is moved or deleted as ingested unless it is the version read (its ETag): by the
-request's own condition where the endpoint honours it (see conditions), otherwise by checking
-the ETag a read or copy returns, and the sources' ETags just before deleting them.
+A file is written by a server-side copy (multipart above the threshold) after a listing found
+its name free, or, for a small file whose bytes a run already holds, by a conditional PUT
+(If-None-Match: *) that the endpoint itself refuses when the name is taken, where the endpoint
+honours it (probed, see conditions); a name that is taken gets a suffix instead (see
+destinations). Nothing is copied as ingested unless it is the version read (its ETag): by the
+request's own condition where the endpoint honours it, otherwise by checking the ETag a read or
+copy returns.
 """
 
-import fnmatch
 import logging
-import posixpath
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from connectors.paths import is_probe_key
-from ingest.destinations import MAX_ATTEMPTS, candidates, report_key
+from ingest.s3.destinations import MAX_ATTEMPTS, candidates, report_key
+from ingest.s3.keys import Layout, etag_of
 
 logger = logging.getLogger(__name__)
 LEDGER_META = "loadbay-file"  # x-amz-meta-loadbay-file: the SourceFile id that wrote the object
-DELETE_BATCH = 1000  # DeleteObjects' limit
 # Properties of an object that a move keeps: (GetObject response field, ledger name, the
 # PutObject/CopyObject parameter). Tags are kept by copying (see can_put).
 KEPT_PROPERTIES = (
@@ -38,71 +32,6 @@ KEPT_PROPERTIES = (
 )
 
 
-@dataclass(frozen=True)
-class Listed:
-    key: str
-    etag: str
-    last_modified: datetime
-    size: int
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where a connector's files live, and which of them it takes."""
-
-    bucket: str
-    source: str
-    success: str
-    failed: str
-    pattern: str
-
-    def takes(self, key: str) -> bool:
-        if key.endswith("/") or not key.startswith(self.source) or is_probe_key(key):
-            return False
-        for target in (self.success, self.failed):
-            if target and key.startswith(target):
-                return False
-        return matches_pattern(posixpath.basename(key), self.pattern)
-
-
-def matches_pattern(name: str, pattern: str) -> bool:
-    """A pattern with * ? or [ is a glob; otherwise a prefix. Blank takes every file."""
-    if not pattern:
-        return True
-    if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(name, pattern)
-    return name.startswith(pattern)
-
-
-def _etag(raw: str) -> str:
-    return raw.strip('"')
-
-
-def list_pages(
-    client: Any, layout: Layout, page_size: int = 1000
-) -> Iterator[tuple[int, list[Listed]]]:
-    """(keys on the page, the files of it the connector takes); one page held at a time."""
-    paginator = client.get_paginator("list_objects_v2")
-    pages = paginator.paginate(
-        Bucket=layout.bucket, Prefix=layout.source, PaginationConfig={"PageSize": page_size}
-    )
-    for page in pages:
-        contents = page.get("Contents", [])
-        yield (
-            len(contents),
-            [
-                Listed(
-                    key=item["Key"],
-                    etag=_etag(item["ETag"]),
-                    last_modified=item["LastModified"],
-                    size=item["Size"],
-                )
-                for item in contents
-                if layout.takes(item["Key"])
-            ],
-        )
-
-
 class SourceReplaced(Exception):
     """The source no longer holds the version claimed (found by its ETag where the endpoint
     ignored the request's condition); a copy made of it was taken back."""
@@ -112,7 +41,7 @@ def open_object(client: Any, bucket: str, key: str, etag: str) -> tuple[Any, dic
     """(the object's body as a stream, its content type and metadata), only if it still has
     the ETag we claimed: If-Match, and the ETag of the response (some endpoints ignore it)."""
     response = client.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
-    if _etag(response.get("ETag", "")) != etag:
+    if etag_of(response.get("ETag", "")) != etag:
         response["Body"].close()
         raise SourceReplaced(key)
     return response["Body"], _headers_of(response)
@@ -151,74 +80,13 @@ def can_put(headers: dict[str, Any] | None) -> bool:
     return headers is not None and not headers.get("tag_count")
 
 
-def _head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def head_of(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
             return None
         raise
-
-
-def vacant_keys(
-    client: Any, bucket: str, keys: list[str], *, max_pages: int = 2, page_size: int = 1000
-) -> set[str]:
-    """Which of `keys` hold no object, found by listing the range of keys they span: one
-    request for a batch of neighbours, such as files bound for one directory, instead of a
-    HEAD each. Keys the listing did not reach within `max_pages`, or all of them if listing is
-    refused, are left out: the caller asks about those one by one."""
-    try:
-        existing, reached = _list_range(client, bucket, keys, max_pages, page_size)
-    except ClientError:
-        return set()
-    return {key for key in keys if key <= reached and key not in existing}
-
-
-def current_etags(
-    client: Any, bucket: str, keys: list[str], *, max_pages: int = 2, page_size: int = 1000
-) -> dict[str, str | None]:
-    """{key: the ETag it has now, None if it holds nothing}: one listing of the range the keys
-    span (for a batch of sources, one request), a HEAD for each key it did not reach."""
-    try:
-        listed, reached = _list_range(client, bucket, keys, max_pages, page_size)
-    except ClientError:
-        listed, reached = {}, ""
-    found: dict[str, str | None] = {}
-    for key in keys:
-        if key <= reached:
-            found[key] = listed.get(key)
-        else:
-            head = _head(client, bucket, key)
-            found[key] = None if head is None else _etag(head["ETag"])
-    return found
-
-
-def _list_range(
-    client: Any, bucket: str, keys: list[str], max_pages: int, page_size: int
-) -> tuple[dict[str, str], str]:
-    """({key: ETag} of the objects in the range `keys` span, the last key reached: every key
-    up to it has been listed)."""
-    if not keys:
-        return {}, ""
-    ordered = sorted(set(keys))  # code point order is S3's UTF-8 byte order
-    request = {"Bucket": bucket, "Prefix": posixpath.commonprefix(ordered)}
-    if len(ordered[0]) > 1:
-        request["StartAfter"] = ordered[0][:-1]  # a proper prefix sorts just before the key
-    existing: dict[str, str] = {}
-    reached = ""
-    pages = client.get_paginator("list_objects_v2").paginate(
-        **request, PaginationConfig={"PageSize": page_size}
-    )
-    for number, page in enumerate(pages, start=1):
-        listed = [(item["Key"], _etag(item["ETag"])) for item in page.get("Contents", [])]
-        existing.update(listed)
-        if not page.get("IsTruncated") or (listed and listed[-1][0] >= ordered[-1]):
-            return existing, ordered[-1]
-        if listed:
-            reached = listed[-1][0]
-        if number >= max_pages:
-            break
-    return existing, reached
 
 
 def free_destination(
@@ -228,17 +96,17 @@ def free_destination(
     the first name free or holding our copy, whose report's name (with_report) is too. Never
     picks a key holding someone else's object."""
     for candidate in candidates(key, layout.source, target_dir, file_id, with_report=with_report):
-        head = _head(client, layout.bucket, candidate)
+        head = head_of(client, layout.bucket, candidate)
         if head is not None and not _written_by(head, file_id):
             continue
         if with_report and not _free_or_ours(client, layout.bucket, report_key(candidate), file_id):
             continue
-        return candidate, None if head is None else _etag(head["ETag"])
+        return candidate, None if head is None else etag_of(head["ETag"])
     raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
 
 
 def _free_or_ours(client: Any, bucket: str, key: str, file_id: int) -> bool:
-    head = _head(client, bucket, key)
+    head = head_of(client, bucket, key)
     return head is None or _written_by(head, file_id)
 
 
@@ -265,7 +133,7 @@ def copy_object(
     that may hold another version is taken back and SourceReplaced raised."""
     if headers is None:
         head = client.head_object(Bucket=bucket, Key=source_key, IfMatch=f'"{etag}"')
-        if _etag(head["ETag"]) != etag:
+        if etag_of(head["ETag"]) != etag:
             raise SourceReplaced(source_key)
         headers = _headers_of(head)
     params = _write_params(headers, file_id)
@@ -279,7 +147,7 @@ def copy_object(
             MetadataDirective="REPLACE",
             **params,
         )
-        copied = _etag(response["CopyObjectResult"]["ETag"])
+        copied = etag_of(response["CopyObjectResult"]["ETag"])
     else:
         if check and _current_etag(client, bucket, source_key) != etag:
             raise SourceReplaced(source_key)  # before copying gigabytes for nothing
@@ -304,8 +172,8 @@ def ensure_copy_of(
 
 
 def _current_etag(client: Any, bucket: str, key: str) -> str | None:
-    head = _head(client, bucket, key)
-    return None if head is None else _etag(head["ETag"])
+    head = head_of(client, bucket, key)
+    return None if head is None else etag_of(head["ETag"])
 
 
 def _multipart_copy(
@@ -365,7 +233,7 @@ def place_bytes(
             return candidate
         # Ours: an earlier try of this batch PUT the same bytes (held only by the task that
         # read and ingested them), so unlike a copy found, it needs no check of its version.
-        if _written_by(_head(client, layout.bucket, candidate), file_id):
+        if _written_by(head_of(client, layout.bucket, candidate), file_id):
             return candidate
     raise RuntimeError(f"no free destination for {key} after {MAX_ATTEMPTS} attempts")
 
@@ -403,7 +271,7 @@ def put_report(
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
             raise
-        return _written_by(_head(client, bucket, key), file_id)  # ours: an earlier attempt's
+        return _written_by(head_of(client, bucket, key), file_id)  # ours: an earlier attempt's
     return True
 
 
@@ -414,55 +282,3 @@ def remove_copy(client: Any, bucket: str, key: str) -> None:
         client.delete_object(Bucket=bucket, Key=key)
     except (ClientError, BotoCoreError) as exc:
         logger.warning("could not remove our copy %s: %s", key, exc)
-
-
-REPLACED = "PreconditionFailed"  # the code of a key whose ETag no longer matched
-
-
-def delete_keys(
-    client: Any, bucket: str, keys: dict[str, str], *, check: bool = False
-) -> dict[str, tuple[str, str]]:
-    """Delete {key: ETag} in batches of 1000, each key only if it still has that ETag: a file
-    replaced since it was read stays. The delete names the ETags (a conditional delete); with
-    `check`, where the endpoint ignores that, the keys' ETags are looked up first (one listing
-    for a batch of neighbours) and only the unchanged are deleted. Returns {key: (code,
-    message)} for the keys not deleted: REPLACED for those replaced."""
-    failures: dict[str, tuple[str, str]] = {}
-    if check:
-        keys, failures = _unchanged(client, bucket, keys)
-    items = list(keys.items())
-    for start in range(0, len(items), DELETE_BATCH):
-        batch = items[start : start + DELETE_BATCH]
-        try:
-            response = _delete_objects(client, bucket, batch, with_etags=True)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in {"MalformedXML", "NotImplemented"}:
-                raise
-            # An endpoint that does not know conditional deletes: delete as before.
-            response = _delete_objects(client, bucket, batch, with_etags=False)
-        for error in response.get("Errors", []):
-            failures[error["Key"]] = (error.get("Code", "Error"), error.get("Message", ""))
-    return failures
-
-
-def _unchanged(
-    client: Any, bucket: str, keys: dict[str, str]
-) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """({key: ETag} of the keys that still have their ETag, {key: (REPLACED, why)} of those
-    that hold another version). Keys that hold nothing are in neither: there is nothing to
-    delete (an earlier attempt did)."""
-    now = current_etags(client, bucket, list(keys))
-    unchanged = {key: etag for key, etag in keys.items() if now[key] == etag}
-    replaced = {
-        key: (REPLACED, "replaced since it was read")
-        for key, etag in keys.items()
-        if now[key] not in {None, etag}
-    }
-    return unchanged, replaced
-
-
-def _delete_objects(
-    client: Any, bucket: str, batch: list[tuple[str, str]], *, with_etags: bool
-) -> dict[str, Any]:
-    objects = [{"Key": k, "ETag": f'"{e}"'} if with_etags else {"Key": k} for k, e in batch]
-    return client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})

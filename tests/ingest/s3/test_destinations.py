@@ -3,7 +3,7 @@ suffix when the name is taken, and always within S3's 1,024-byte limit for a key
 
 import pytest
 
-from ingest.destinations import (
+from ingest.s3.destinations import (
     MAX_KEY_BYTES,
     REPORT_SUFFIX,
     DestinationTooLong,

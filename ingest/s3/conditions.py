@@ -7,9 +7,9 @@ only if it still has the ETag given with it. moto and some S3-compatible stores 
 these: relied on there, a move could overwrite, copy a version that was not ingested, or delete
 one. The probe writes an object (`.loadbay-probe-*`) and asks for each of them with an ETag or
 name that must be refused, then removes what it wrote. Where a condition is ignored, or the
-probe could not tell, moves check for themselves instead (see s3files); S3_CONDITIONAL_WRITES
-= "off" relies on none of them and probes nothing. If-Match on GET is never relied on: each
-read compares the ETag it got with the one claimed.
+probe could not tell, moves check for themselves instead (see objects and deletes);
+S3_CONDITIONAL_WRITES = "off" relies on none of them and probes nothing. If-Match on GET is
+never relied on: each read compares the ETag it got with the one claimed.
 """
 
 import logging

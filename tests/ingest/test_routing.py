@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from ingest import s3files, services
+from ingest import batches, ingestion, inline, listing, runs, tasks
 from ingest.models import FileState, RunStatus, SourceFile
+from ingest.s3.objects import LEDGER_META
 from tests.support.factories import GOOD_CSV, keys, make_connector, put, run_now
 from tests.support.fault_proxy import FaultProxy, fault_proxy
 from tests.support.s3_clients import Counting, wrap_clients
@@ -62,7 +63,7 @@ def test_small_files_are_put_where_they_go_without_listing_or_copying(
     for number in range(3):
         moved = s3_client.head_object(Bucket=bucket, Key=f"done/f{number}.csv")
         ledger_id = str(SourceFile.objects.get(key=f"incoming/f{number}.csv").pk)
-        assert moved["Metadata"] == {"origin": "crm-export", s3files.LEDGER_META: ledger_id}
+        assert moved["Metadata"] == {"origin": "crm-export", LEDGER_META: ledger_id}
         assert (moved["ContentType"], moved["ContentLanguage"], moved["CacheControl"]) == (
             "text/csv",
             "en",
@@ -96,17 +97,17 @@ def test_a_move_interrupted_after_its_put_finds_its_own_object(
     name taken by an object this ledger entry wrote, and uses it."""
     for number in range(2):
         put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
     claimed: list[int] = []
-    services.execute_run(run.pk, dispatch=lambda run_id, ids: claimed.extend(ids))
+    listing.execute_run(run.pk, dispatch=lambda run_id, ids: claimed.extend(ids))
     first = SourceFile.objects.get(key="incoming/f0.csv")
     s3_client.put_object(
         Bucket=bucket,
         Key="done/f0.csv",
         Body=good(0).encode(),
-        Metadata={s3files.LEDGER_META: str(first.pk)},
+        Metadata={LEDGER_META: str(first.pk)},
     )
-    services.process_batch(run.pk, claimed)
+    inline.process_batch(run.pk, claimed)
     first.refresh_from_db()
     assert (first.state, first.destination_key) == (FileState.MOVED, "done/f0.csv")
     assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
@@ -226,9 +227,9 @@ def test_a_batch_for_an_entity_that_is_gone_fails_each_file_saying_so(
 ) -> None:
     from dataclasses import replace
 
-    real = services.ingest_config
+    real = ingestion.ingest_config  # which a batch reads once
     gone = lambda connector, file_id: replace(real(connector, file_id), entity_type_id=999_999)  # noqa: E731
-    monkeypatch.setattr(services, "ingest_config", gone)
+    monkeypatch.setattr(batches, "ingest_config", gone)
     for number in range(2):
         put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
     run_now(connector)
@@ -375,7 +376,7 @@ def test_a_report_name_taken_at_the_last_moment_sends_the_file_elsewhere(
 ) -> None:
     from tests.support.factories import BAD_CSV
 
-    monkeypatch.setattr(services, "ROUTE_RETRY_DELAYS", (0.01,))
+    monkeypatch.setattr(tasks.move_files, "max_retries", 0)  # a move is tried twice
     wrap_clients(monkeypatch, ReportNameTakenMeanwhile)
     put(s3_client, bucket, "incoming/r.csv", BAD_CSV)
     if files == 2:

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from entities.models import Record
-from ingest import conditions, faults, services
-from ingest.conditions import Honoured
+from ingest import faults, inline, listing, runs
 from ingest.models import FileState, Run, RunStatus, SourceFile
-from tests.ingest.test_moves import good, run_now
+from ingest.s3 import conditions
+from ingest.s3.conditions import Honoured
+from tests.ingest.test_routing import good, run_now
 from tests.support.factories import keys, make_connector, put
 from tests.support.fault_proxy import FaultProxy, fault_proxy
 from tests.support.s3_clients import Counting, wrap_clients
@@ -175,13 +176,13 @@ def test_a_file_replaced_before_it_is_read_where_if_match_is_ignored_is_left_for
     proxied.honour_conditions = True  # deletes by ETag, as AWS S3 does
     connector = make_connector(alice, bucket=bucket, endpoint=proxied.url)
     put(s3_client, bucket, "incoming/f.csv", V1)
-    run = services.start_run(connector, trigger="manual")
+    run = runs.start_run(connector, trigger="manual")
 
     def replace_then_process(run_id: int, ids: list[int]) -> None:
         put(s3_client, bucket, "incoming/f.csv", V2)
-        services.process_batch(run_id, ids)
+        inline.process_batch(run_id, ids)
 
-    services.execute_run(run.pk, dispatch=replace_then_process)
+    listing.execute_run(run.pk, dispatch=replace_then_process)
     assert SourceFile.objects.get().state == FileState.SUPERSEDED
     assert Record.objects.count() == 0
     assert run_now(connector).records_created == 2
@@ -301,7 +302,7 @@ def test_a_copy_of_another_version_left_by_a_crash_before_its_check_is_taken_bac
 ) -> None:
     """An attempt copied the new version under the old ledger entry and died before checking
     the copy: the next attempt finds the copy as its own, checks it, and takes it back."""
-    from ingest.s3files import LEDGER_META
+    from ingest.s3.objects import LEDGER_META
 
     put(s3_client, bucket, "incoming/f.csv", V1)
     crash_once_at(monkeypatch, "after_commit")
