@@ -11,6 +11,7 @@ from django.conf import settings
 from connectors.aws import describe_error
 from ingest.errors import FileChanged, TransientIngestError
 from ingest.models import SourceFile
+from ingest.s3.client import layout_for
 from ingest.s3.objects import SourceReplaced, open_object
 
 REPLACED_AFTER_LISTING = (
@@ -83,9 +84,8 @@ def why_unread(exc: ClientError | BotoCoreError, key: str) -> Unread:
 
 def _opened(client: Any, source_file: SourceFile) -> tuple[Any, dict[str, Any]] | Unread:
     try:
-        return open_object(
-            client, source_file.connector.s3.bucket, source_file.key, source_file.etag
-        )
+        bucket = layout_for(source_file.connector).bucket
+        return open_object(client, bucket, source_file.key, source_file.etag)
     except SourceReplaced:  # the endpoint ignored If-Match
         return Unread(REPLACED_AFTER_LISTING, changed=True)
     except (ClientError, BotoCoreError) as exc:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 from ingest.models import Run, SourceFile
+from ingest.s3.client import layout_for
 
 REPORT_ERRORS_SHOWN = 1000
 
@@ -14,7 +15,7 @@ REPORT_ERRORS_SHOWN = 1000
 def error_report(source_file: SourceFile) -> str:
     connector = source_file.connector
     lines = [
-        f"Loadbay could not ingest s3://{connector.s3.bucket}/{source_file.key}",
+        f"Loadbay could not ingest s3://{layout_for(connector).bucket}/{source_file.key}",
         "",
         f"Connector: {connector.name} (entity {connector.entity_type.name}, "
         f"{connector.get_integration_type_display()})",

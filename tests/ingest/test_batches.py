@@ -9,11 +9,11 @@ from botocore.exceptions import ClientError
 
 from connectors.aws import S3AccessError
 from connectors.paths import is_probe_key
+from connectors.sources import s3 as s3_source
 from entities.models import Record
 from ingest import batches, listing, runs, tasks
 from ingest.errors import TransientIngestError
 from ingest.models import FileState, Run, RunStatus, SourceFile
-from ingest.s3 import client as s3_client_module
 from tests.support.factories import GOOD_CSV, keys, put, run_now
 from tests.support.s3_clients import wrap_clients
 
@@ -129,7 +129,7 @@ def test_the_move_task_retries_an_outage_and_gives_up_on_its_last_try(
     def outage(params: Any) -> Any:
         raise S3AccessError("cannot reach STS", transient=True)
 
-    monkeypatch.setattr(s3_client_module, "shared_s3_client", outage)
+    monkeypatch.setattr(s3_source, "shared_s3_client", outage)
     with pytest.raises(TransientIngestError, match="cannot reach STS"):
         batches.move_batch(run.pk, batch, last_try=False)
     batches.move_batch(run.pk, batch, last_try=True)

@@ -5,10 +5,10 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from connectors.sources import s3 as s3_source
 from entities.models import Record
 from ingest import ingestion, inline, listing, runs, tasks
 from ingest.models import FileState, Run, RunStatus, SourceFile
-from ingest.s3 import client as s3_client_module
 from ingest.s3.client import client_for
 from ingest.s3.keys import vacant_keys
 from ingest.s3.objects import LEDGER_META
@@ -242,11 +242,9 @@ class FailingDeletes:
 def test_a_failed_delete_is_shown_and_retried_never_reingested(
     connector, bucket, s3_client, monkeypatch
 ) -> None:
-    real = s3_client_module.shared_s3_client
+    real = s3_source.shared_s3_client
     monkeypatch.setattr(tasks.move_files, "max_retries", 0)  # a move is tried twice
-    monkeypatch.setattr(
-        s3_client_module, "shared_s3_client", lambda params: FailingDeletes(real(params))
-    )
+    monkeypatch.setattr(s3_source, "shared_s3_client", lambda params: FailingDeletes(real(params)))
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     first = run_now(connector)
     source_file = SourceFile.objects.get()
@@ -254,7 +252,7 @@ def test_a_failed_delete_is_shown_and_retried_never_reingested(
     assert source_file.state == FileState.INGESTED
     assert "AccessDenied" in source_file.route_error and source_file.route_attempts == 2
 
-    monkeypatch.setattr(s3_client_module, "shared_s3_client", real)
+    monkeypatch.setattr(s3_source, "shared_s3_client", real)
     second = run_now(connector)
     assert second.records_created == 0 and Record.objects.count() == 2
     assert keys(s3_client, bucket) == ["done/good.csv"]
@@ -395,9 +393,9 @@ def test_a_batch_of_small_files_settles_each_file_on_its_own(
     put(s3_client, bucket, "incoming/c-gone.csv", GOOD_CSV.replace("p1", "p7"))
     put(s3_client, bucket, "incoming/d-replaced.csv", GOOD_CSV.replace("p1", "p8"))
     put(s3_client, bucket, "incoming/e-slow.csv", GOOD_CSV.replace("p1", "p9"))
-    real = s3_client_module.shared_s3_client
+    real = s3_source.shared_s3_client
     monkeypatch.setattr(
-        s3_client_module,
+        s3_source,
         "shared_s3_client",
         lambda params: SlowReadsOf(real(params), "incoming/e-slow.csv"),
     )
@@ -436,7 +434,7 @@ def test_a_batch_of_small_files_settles_each_file_on_its_own(
     assert (run.files_succeeded, run.files_failed, run.records_created) == (1, 1, 2)
     assert any("e-slow.csv: not read this time" in n and "SlowDown" in n for n in run.notes)
 
-    monkeypatch.setattr(s3_client_module, "shared_s3_client", real)
+    monkeypatch.setattr(s3_source, "shared_s3_client", real)
     second = run_now(connector)
     assert (second.files_succeeded, second.records_created) == (2, 2)  # p9 and p6
     assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2", "p6", "p9"}

@@ -10,10 +10,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from connectors.aws import S3AccessError
+from connectors.sources import s3 as s3_source
 from entities.models import Record
 from ingest import errors, ingestion, inline, listing, reading, runs
 from ingest.models import FileState, Run, RunStatus, SourceFile
-from ingest.s3 import client as s3_client_module
 from tests.support.factories import GOOD_CSV, keys, make_connector, put, run_now
 
 DEEP = 100_000
@@ -265,7 +265,7 @@ def test_a_batch_without_an_s3_client_gives_its_files_back_and_the_run_finishes(
     def no_client(params: Any) -> Any:
         raise S3AccessError("The Access Key Secret cannot be read", code="Undecryptable")
 
-    monkeypatch.setattr(s3_client_module, "shared_s3_client", no_client)
+    monkeypatch.setattr(s3_source, "shared_s3_client", no_client)
     inline.process_batch(run.pk, batch)
     run.refresh_from_db()
     assert run.status == RunStatus.PARTIAL and run.finished_at is not None
@@ -287,7 +287,7 @@ def test_a_batch_meeting_an_s3_outage_is_retried_by_its_task(
     def outage(params: Any) -> Any:
         raise S3AccessError("cannot reach STS", transient=True)
 
-    monkeypatch.setattr(s3_client_module, "shared_s3_client", outage)
+    monkeypatch.setattr(s3_source, "shared_s3_client", outage)
     with pytest.raises(errors.TransientIngestError, match="cannot reach STS"):
         inline.process_batch(run.pk, batch, give_up_on_transient=False)
     assert SourceFile.objects.get().state == FileState.CLAIMED  # the retry takes it

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ingest.s3 import client as s3_client_module
+from connectors.sources import s3 as s3_source
 
 
 class Counting:
@@ -32,12 +32,12 @@ Wrapper = TypeVar("Wrapper")
 
 def wrap_clients(monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Any], Wrapper]) -> list[Wrapper]:
     """Runs get their S3 clients through `wrap`; returns the wrappers made, in order."""
-    real = s3_client_module.shared_s3_client
+    real = s3_source.shared_s3_client
     made: list[Wrapper] = []
 
     def client(params: Any) -> Any:
         made.append(wrap(real(params)))
         return made[-1]
 
-    monkeypatch.setattr(s3_client_module, "shared_s3_client", client)
+    monkeypatch.setattr(s3_source, "shared_s3_client", client)
     return made
