@@ -250,24 +250,27 @@ def copy_ceiling(args: dict[str, Any]) -> dict[str, Any]:
     import tempfile
 
     from ingest.parsers import PlainBlock, iter_rows
-    from ingest.writer import _block_cleaner, _plan, _PostgresSql
+    from ingest.writing.compiled import block_cleaner
+    from ingest.writing.plan import plan_for
+    from ingest.writing.postgres import PostgresStatements
 
     if connection.vendor != "postgresql":
         raise SystemExit("the COPY ceiling is measured on PostgreSQL only")
     config = ingestion.ingest_config(Connector.objects.get(name="million"), file_id=0)
-    plan, sql = _plan(config), _PostgresSql(config, timezone.now())
+    plan, statements = plan_for(config), PostgresStatements(config, timezone.now())
     with tempfile.TemporaryFile("w+") as text, open(args["path"], "rb") as source:
         rows = 0
         for block in iter_rows(source, file_format="csv", plain_blocks=True):
             assert isinstance(block, PlainBlock) and block.clean
-            clean = _block_cleaner(plan, block.header, True, True)
+            clean = block_cleaner(plan, block.header, True, True)
+            assert clean is not None
             out: list[Any] = []
             assert clean(block.rows, 0, len(block.rows), block.first_line, out) == len(block.rows)
-            text.write(sql.copy_text(out))
+            text.write(statements.copy_text(out))
             rows += len(out)
         text.seek(0)
         started = time.perf_counter()
-        statement = sql._COPY.format(**sql.names)  # the writer's own COPY
+        statement = statements.COPY.format(**statements.names)  # the writer's own COPY
         with (
             transaction.atomic(),
             connection.cursor() as cursor,

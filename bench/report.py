@@ -53,6 +53,19 @@ def table(results: dict[str, Any]) -> str:
                     ]
                 )
             )
+            if "ours_again" in r:
+                again = _rate(r["ours_again"])
+                lines.append(
+                    _line(
+                        [
+                            "   the same file again (rows/s)",
+                            f"{again:,.0f}",
+                            "",
+                            "",
+                            "(every record exists: updates)",
+                        ]
+                    )
+                )
             if "copy_ceiling" in r:
                 ceiling = _rate(r["copy_ceiling"])
                 lines.append(

@@ -19,7 +19,7 @@ field_name_validator = RegexValidator(
 class TransactionNow(Now):
     """The current time; on PostgreSQL the transaction's start (CURRENT_TIMESTAMP, where Now()
     is the statement's), so every record a file writes gets the same time whichever of its
-    statements wrote it: the time the ingest writer gives records (ingest.writer)."""
+    statements wrote it: the time the ingest writer gives records (ingest.writing)."""
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         return self.as_sql(compiler, connection, template="CURRENT_TIMESTAMP", **extra_context)

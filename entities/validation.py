@@ -1,26 +1,19 @@
-"""Turn raw text values from a file into typed, validated entity values.
+"""The exact cleaner: a file's raw value made into its field's typed value, or the reason why not.
 
-Each error names the field and says what was wrong in words a person can act on.
+The rule of each field type is declared once in entities.fieldtypes; this module adds what
+every field shares (empty values, required, max length, the field's own pattern, values the
+database cannot store) and says, in words a person can act on, what is wrong.
 """
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cached_property, lru_cache
 from typing import Any
 
-from entities.models import EntityField, FieldType
-
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_RE = re.compile(r"^\+?[0-9 ().\-]{6,20}$")
-TRUE_WORDS = {"true", "t", "yes", "y", "1"}
-FALSE_WORDS = {"false", "f", "no", "n", "0"}
-
-
-class InvalidValue(ValueError):
-    """A value that does not fit its field; the message is shown to the user."""
+from entities.fieldtypes import FIELD_KINDS, InvalidValue
+from entities.models import EntityField
 
 
 @dataclass(frozen=True)
@@ -35,7 +28,9 @@ class FieldSpec:
     validation_regex: str
 
     @cached_property
-    def cleaner(self) -> "Callable[[Any], Any]":
+    def cleaner(self) -> Callable[[Any], Any]:
+        """The field's exact cleaner, built once (it runs for every value the fast paths do not
+        take): the typed value for a raw one, None for an empty one, or InvalidValue."""
         return _make_cleaner(self)
 
     @classmethod
@@ -51,75 +46,12 @@ class FieldSpec:
 
 
 @lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
+def compiled_pattern(pattern: str) -> re.Pattern[str]:
+    """A field's validation_regex, compiled once per process."""
     return re.compile(pattern)
 
 
-def _to_integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidValue(f"{text!r} is not a whole number") from None
-
-
-def _to_decimal(text: str) -> str:
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise InvalidValue(f"{text!r} is not a number") from None
-    if not number.is_finite():
-        raise InvalidValue(f"{text!r} is not a finite number")
-    return str(number)
-
-
-def _to_boolean(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in TRUE_WORDS:
-        return True
-    if lowered in FALSE_WORDS:
-        return False
-    raise InvalidValue(f"{text!r} is not true/false (use true, false, yes, no, 1 or 0)")
-
-
-def _to_date(text: str) -> str:
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise InvalidValue(f"{text!r} is not a date in the form YYYY-MM-DD") from None
-
-
-def _to_datetime(text: str) -> str:
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
-    except ValueError:
-        raise InvalidValue(f"{text!r} is not an ISO 8601 date and time") from None
-
-
-def _to_email(text: str) -> str:
-    if not EMAIL_RE.match(text):
-        raise InvalidValue(f"{text!r} is not an email address")
-    return text
-
-
-def _to_phone(text: str) -> str:
-    if not PHONE_RE.match(text):
-        raise InvalidValue(f"{text!r} is not a phone number")
-    return text
-
-
-CONVERTERS = {
-    FieldType.TEXT: str,
-    FieldType.INTEGER: _to_integer,
-    FieldType.DECIMAL: _to_decimal,
-    FieldType.BOOLEAN: _to_boolean,
-    FieldType.DATE: _to_date,
-    FieldType.DATETIME: _to_datetime,
-    FieldType.EMAIL: _to_email,
-    FieldType.PHONE: _to_phone,
-}
-
-
-def _as_text(raw: Any) -> str | None:
+def as_text(raw: Any) -> str | None:
     """JSON files give typed values; CSV gives text. Normalise both to text or None."""
     if raw is None:
         return None
@@ -133,20 +65,24 @@ def _as_text(raw: Any) -> str | None:
     raise InvalidValue(f"a {type(raw).__name__} is not a single value")
 
 
-def clean_value(spec: FieldSpec, raw: Any) -> Any:
-    """Return the typed value for `raw`, None for an empty one, or raise InvalidValue."""
-    return spec.cleaner(raw)
+def check_storable(text: str) -> None:
+    """PostgreSQL's text and jsonb reject NUL and unpaired surrogates (from JSON "\\ud800")."""
+    if "\x00" in text:
+        raise InvalidValue("contains a NUL character, which cannot be stored")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidValue("contains an invalid Unicode character") from None
 
 
 def _make_cleaner(spec: FieldSpec) -> Callable[[Any], Any]:
-    """One closure per field, built once: this runs for every value of every row."""
-    convert = CONVERTERS[FieldType(spec.field_type)]
-    is_text = spec.field_type == FieldType.TEXT
+    read = FIELD_KINDS[spec.field_type].read
     required, max_length = spec.required, spec.max_length
-    pattern = _compiled(spec.validation_regex) if spec.validation_regex else None
+    pattern = compiled_pattern(spec.validation_regex) if spec.validation_regex else None
 
     def clean(raw: Any) -> Any:
-        text = (raw.strip() or None) if raw.__class__ is str else _as_text(raw)
+        text = (raw.strip() or None) if raw.__class__ is str else as_text(raw)
         if text is None:
             if required:
                 raise InvalidValue("is required but empty")
@@ -155,6 +91,9 @@ def _make_cleaner(spec: FieldSpec) -> Callable[[Any], Any]:
             raise InvalidValue(f"is {len(text)} characters long; at most {max_length} allowed")
         if pattern is not None and not pattern.fullmatch(text):
             raise InvalidValue(f"{text!r} does not match the pattern {spec.validation_regex}")
-        return text if is_text else convert(text)
+        value = read(text)
+        if value.__class__ is str and ("\x00" in value or not value.isascii()):
+            check_storable(value)
+        return value
 
     return clean

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from ingest.models import RowErrorEntry, Run, SourceFile
+from ingest.models import RowError, Run, SourceFile
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -53,8 +53,8 @@ class RunAdmin(ReadOnlyAdmin):
     inlines = [SourceFileInline]
 
 
-class RowErrorEntryInline(admin.TabularInline):
-    model = RowErrorEntry
+class RowErrorInline(admin.TabularInline):
+    model = RowError
     extra = 0
     can_delete = False
     readonly_fields = ["line", "column", "reason"]
@@ -65,4 +65,4 @@ class SourceFileAdmin(ReadOnlyAdmin):
     list_display = ["key", "connector", "run", "state", "outcome", "records_failed", "route_error"]
     list_filter = ["state", "outcome", "connector"]
     search_fields = ["key"]
-    inlines = [RowErrorEntryInline]
+    inlines = [RowErrorInline]

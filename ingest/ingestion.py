@@ -9,7 +9,7 @@ records has them undone by rolling back its savepoint, or its batch's (see inges
 
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ from ingest.parsers import DecompressionLimit, PlainBlock, iter_rows
 from ingest.reading import Content, Unread, open_file, read_all, why_unread
 from ingest.runs import what_went_wrong
 from ingest.types import FileFailed, FileOutcome, IngestConfig, Tolerance
-from ingest.writer import lock_entity_type, write_file
+from ingest.writing import lock_entity_type, write_file
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def _parse_and_write(
             logger.exception(
                 "file %s (%s): parsing failed unexpectedly", source_file.pk, source_file.key
             )
-        return _failed(unexpected_failure(exc), wrote_records=not guarded)
+        return FileOutcome(failure=unexpected_failure(exc), wrote_records=not guarded)
 
 
 def _write_rows(body: Any, source_file: SourceFile, config: IngestConfig) -> FileOutcome:
@@ -208,36 +208,7 @@ def _write_rows(body: Any, source_file: SourceFile, config: IngestConfig) -> Fil
     )
     if settings.INGEST_FAULT_POINT:
         rows = _with_fault_point(rows, source_file.key)
-    return _write(rows, replace(config, file_token=source_file.pk))
-
-
-# --- until the merge with ingest/writing --------------------------------------------------
-# There write_file returns a FileOutcome with `failure` and `wrote_records` and raises nothing
-# for a failed file: _write becomes a plain call of it, _failed a plain FileOutcome(...), and
-# _Outcome goes.
-
-
-@dataclass
-class _Outcome(FileOutcome):
-    failure: str | None = None  # why the file failed; None: it succeeded
-    wrote_records: bool = False  # records were sent before it failed: roll them back
-
-
-def _write(rows: Iterable[Any], config: IngestConfig) -> FileOutcome:
-    """The writer's result as a value."""
-    try:
-        outcome = write_file(rows, config)
-    except FileFailed as exc:
-        written = getattr(exc, "outcome", None) or FileOutcome()  # none before it began
-        return _Outcome(**vars(written), failure=str(exc), wrote_records=exc.wrote_records)
-    return _Outcome(**vars(outcome))
-
-
-def _failed(reason: str, *, wrote_records: bool = False) -> FileOutcome:
-    return _Outcome(failure=reason, wrote_records=wrote_records)
-
-
-# ------------------------------------------------------------------------------------------
+    return write_file(rows, replace(config, file_token=source_file.pk))
 
 
 def decompression_limit(compressed_bytes: int) -> DecompressionLimit:
@@ -260,7 +231,7 @@ def fail_claimed_file(file_id: int, reason: str) -> None:
             .first()
         )
         if source_file is not None:
-            outcome = _failed(reason)
+            outcome = FileOutcome(failure=reason)
             ledger.set_result(source_file, outcome)
             ledger.save_results([(source_file, outcome)])
 

@@ -5,7 +5,7 @@ from django.db import connections, router
 from django.db.models import F
 from django.utils import timezone
 
-from ingest.models import FileState, RowErrorEntry, Run, SourceFile, Verdict
+from ingest.models import FileState, FileVerdict, RowError, Run, SourceFile
 from ingest.runs import complete_if_done, note
 from ingest.types import FileOutcome
 
@@ -43,7 +43,7 @@ def set_result(source_file: SourceFile, outcome: FileOutcome) -> None:
     """The file as ingested, by its outcome (not saved yet): a failed file counts no records."""
     ok = outcome.failure is None
     source_file.state = FileState.INGESTED
-    source_file.outcome = Verdict.SUCCEEDED if ok else Verdict.FAILED
+    source_file.outcome = FileVerdict.SUCCEEDED if ok else FileVerdict.FAILED
     source_file.failure_reason = outcome.failure or ""
     source_file.rows_total = outcome.rows_total
     source_file.records_created = outcome.created if ok else 0
@@ -61,8 +61,8 @@ def save_results(written: list[tuple[SourceFile, FileOutcome]]) -> None:
         return
     files = [f for f, _ in written]
     update_rows(files, RESULT_FIELDS)
-    RowErrorEntry.objects.bulk_create(
-        RowErrorEntry(source_file=f, line=e.line, column=e.column[:255], reason=e.reason)
+    RowError.objects.bulk_create(
+        RowError(source_file=f, line=e.line, column=e.column[:255], reason=e.reason)
         for f, outcome in written
         for e in outcome.errors
     )
@@ -70,8 +70,8 @@ def save_results(written: list[tuple[SourceFile, FileOutcome]]) -> None:
         mine = [f for f in files if f.run_id == run_id]
         Run.objects.filter(pk=run_id).update(
             files_succeeded=F("files_succeeded")
-            + sum(f.outcome == Verdict.SUCCEEDED for f in mine),
-            files_failed=F("files_failed") + sum(f.outcome == Verdict.FAILED for f in mine),
+            + sum(f.outcome == FileVerdict.SUCCEEDED for f in mine),
+            files_failed=F("files_failed") + sum(f.outcome == FileVerdict.FAILED for f in mine),
             **{
                 counter: F(counter) + sum(getattr(f, counter) for f in mine)
                 for counter in RUN_COUNTERS

@@ -89,9 +89,9 @@ class FileState(models.TextChoices):
 FINAL_STATES = {FileState.MOVED, FileState.DELETED, FileState.RETAINED, FileState.SUPERSEDED}
 
 
-class Verdict(models.TextChoices):
-    """SourceFile.outcome: whether an ingested file succeeded (the writer's FileOutcome, as
-    the ledger keeps it)."""
+class FileVerdict(models.TextChoices):
+    """Whether a file was ingested (SourceFile.outcome); what writing it did is an
+    ingest.types.FileOutcome."""
 
     PENDING = "", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -106,7 +106,7 @@ class SourceFile(models.Model):
     last_modified = models.DateTimeField()
     size = models.BigIntegerField(default=0)
     state = models.CharField(max_length=16, choices=FileState.choices, default=FileState.CLAIMED)
-    outcome = models.CharField(max_length=16, choices=Verdict.choices, blank=True, default="")
+    outcome = models.CharField(max_length=16, choices=FileVerdict.choices, blank=True, default="")
     failure_reason = models.TextField(blank=True)
     rows_total = models.PositiveIntegerField(default=0)
     records_created = models.PositiveIntegerField(default=0)
@@ -155,8 +155,8 @@ class SourceFile(models.Model):
         return self.state in FINAL_STATES
 
 
-class RowErrorEntry(models.Model):
-    """A row error of a file (the writer's RowError), as the ledger keeps it."""
+class RowError(models.Model):
+    """A row problem (ingest.types.RowProblem) of a file, kept for its run's page and report."""
 
     source_file = models.ForeignKey(SourceFile, on_delete=models.CASCADE, related_name="row_errors")
     line = models.PositiveIntegerField()

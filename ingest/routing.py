@@ -18,7 +18,7 @@ from django.db import transaction
 from connectors.aws import describe_error
 from connectors.models import Connector
 from ingest import faults, ledger, reports
-from ingest.models import FileState, SourceFile, Verdict
+from ingest.models import FileState, FileVerdict, SourceFile
 from ingest.runs import note
 from ingest.s3.client import layout_for
 from ingest.s3.conditions import endpoint_conditions
@@ -163,7 +163,7 @@ class _Move:
 
 
 def _move_for(layout: Layout, source_file: SourceFile) -> _Move:
-    succeeded = source_file.outcome == Verdict.SUCCEEDED
+    succeeded = source_file.outcome == FileVerdict.SUCCEEDED
     target = layout.success if succeeded else layout.failed
     move = _Move(source_file, target)
     if target:
@@ -208,7 +208,7 @@ def _copy_to_target(client: Any, layout: Layout, move: _Move, vacant: set[str]) 
     its source must now be deleted; otherwise `move` says what to record."""
     source_file = move.source_file
     if not move.target:
-        if source_file.outcome == Verdict.SUCCEEDED:
+        if source_file.outcome == FileVerdict.SUCCEEDED:
             return True  # blank Successful Files Directory: delete from source
         move.ends_as = (FileState.RETAINED, "")  # blank Failed Files Directory: keep it
         return False

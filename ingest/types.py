@@ -8,11 +8,8 @@ from entities.validation import FieldSpec
 
 
 class FileFailed(Exception):
-    """The whole file cannot be ingested; str() is the reason shown to the user.
-    `wrote_records` says whether the writer had written records before the file failed: then
-    only a rollback (the caller's savepoint) undoes them."""
-
-    wrote_records = False
+    """The whole file cannot be ingested; str() is the reason shown to the user. The parsers
+    raise it; the writer returns it as FileOutcome.failure."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +22,10 @@ class ParsedRow:
 
 
 @dataclass(frozen=True)
-class RowError:
+class RowProblem:
+    """What is wrong with one row (with one of its values, if `column` is set): a row error,
+    kept in the ledger as an ingest.models.RowError."""
+
     line: int
     column: str
     reason: str
@@ -67,19 +67,26 @@ class IngestConfig:
     connector_id: int | None
     # Sync fails a file that would remove more than this share of the connector's records.
     delete_limit_percent: int = 100
-    # Set when the caller's transaction holds the entity type locked already (ingest.writer.
+    # Set when the caller's transaction holds the entity type locked already (ingest.writing.
     # lock_entity_type, for several files in one transaction): the time that returned.
     entity_locked_at: datetime | None = None
 
 
 @dataclass
 class FileOutcome:
+    """What writing a file did (ingest.writing.write_file returns it; it never raises for a
+    file that fails). `failure` is why the file failed as a whole (None: it succeeded); then
+    `wrote_records` says records were sent to the database before it failed, so the caller
+    must roll its savepoint (or transaction) back. The counts are those of the rows read."""
+
     rows_total: int = 0
     created: int = 0
     updated: int = 0
     deleted: int = 0
     skipped: int = 0  # rows ignored by the Integration Type (Insert: existing; Update: missing)
     failed_rows: int = 0
-    errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS_KEPT only
+    errors: list[RowProblem] = field(default_factory=list)  # the first MAX_ERRORS_KEPT only
+    failure: str | None = None
+    wrote_records: bool = False
 
     MAX_ERRORS_KEPT = 1000
