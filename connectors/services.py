@@ -79,7 +79,7 @@ def sync_schedule(connector: Connector) -> None:
         task = PeriodicTask(name=f"connector-{connector.pk}", task=POLL_TASK)
     task.interval = interval
     task.args = json.dumps([connector.pk])
-    task.kwargs = json.dumps({"trigger": "scheduled"})
+    task.kwargs = "{}"
     task.enabled = enabled
     task.description = f"Poll connector {connector.name}"
     task.save()

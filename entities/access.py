@@ -6,7 +6,7 @@ highest level winning; superusers have every right. Like Django's own permission
 account has none, so deactivating a user stops the connectors that write as them.
 """
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
 from django.db.models import Max, Q, QuerySet
 
 from entities.models import EntityAccess, EntityRight, EntityType
@@ -14,21 +14,26 @@ from entities.models import EntityAccess, EntityRight, EntityType
 User = AbstractBaseUser | AnonymousUser
 
 
-def _is_active(user: User) -> bool:
-    return bool(user.is_authenticated and user.is_active)
+def _account(user: User) -> PermissionsMixin | None:
+    """The active account behind `user` (one with groups and a superuser flag), or None."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    account = user
+    return account if isinstance(account, PermissionsMixin) else None
 
 
-def _grants(user: User) -> Q:
-    return Q(user=user) | Q(group__in=user.groups.all())  # type: ignore[union-attr]
+def _grants(account: PermissionsMixin) -> Q:
+    return Q(user=account) | Q(group__in=account.groups.all())
 
 
 def level_for(user: User, entity_type: EntityType) -> int:
     """The user's right on the entity type: 0 (none), EntityRight.WRITE or EntityRight.DELETE."""
-    if not _is_active(user):
+    account = _account(user)
+    if account is None:
         return 0
-    if user.is_superuser:  # type: ignore[union-attr]
+    if account.is_superuser:
         return EntityRight.DELETE
-    best = EntityAccess.objects.filter(_grants(user), entity_type=entity_type).aggregate(
+    best = EntityAccess.objects.filter(_grants(account), entity_type=entity_type).aggregate(
         best=Max("level")
     )["best"]
     return best or 0
@@ -46,9 +51,10 @@ def may_delete(user: User, entity_type: EntityType) -> bool:
 
 def writable_entity_types(user: User) -> QuerySet[EntityType]:
     """The entity types the user may write into."""
-    if not _is_active(user):
+    account = _account(user)
+    if account is None:
         return EntityType.objects.none()
-    if user.is_superuser:  # type: ignore[union-attr]
+    if account.is_superuser:
         return EntityType.objects.all()
-    granted = EntityAccess.objects.filter(_grants(user)).values("entity_type")
+    granted = EntityAccess.objects.filter(_grants(account)).values("entity_type")
     return EntityType.objects.filter(pk__in=granted)

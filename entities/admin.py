@@ -22,7 +22,7 @@ class EntityFieldForm(forms.ModelForm):
         ]
 
     def clean_validation_regex(self) -> str:
-        pattern = self.cleaned_data["validation_regex"]
+        pattern: str = self.cleaned_data["validation_regex"]
         try:
             re.compile(pattern)
         except re.error as exc:

@@ -1,16 +1,33 @@
 """Admin pages for runs (their files inline) and files (their row errors inline), read-only."""
 
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from ingest.models import RowError, Run, SourceFile
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+# The ledger as a run shows it, read only.
+_FILE_COLUMNS = (
+    "key",
+    "state",
+    "outcome",
+    "rows_total",
+    "records_created",
+    "records_updated",
+    "records_failed",
+    "failure_reason",
+    "destination_key",
+    "route_error",
+)
 
 
 class SourceFileInline(admin.TabularInline):
@@ -18,19 +35,8 @@ class SourceFileInline(admin.TabularInline):
     fk_name = "run"  # the run that ingested it (route_run is a later run that moved it)
     extra = 0
     can_delete = False
-    fields = [
-        "key",
-        "state",
-        "outcome",
-        "rows_total",
-        "records_created",
-        "records_updated",
-        "records_failed",
-        "failure_reason",
-        "destination_key",
-        "route_error",
-    ]
-    readonly_fields = fields
+    fields = _FILE_COLUMNS
+    readonly_fields = _FILE_COLUMNS
     show_change_link = True
 
 

@@ -11,7 +11,6 @@ import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,7 +25,7 @@ from ingest.models import FileState, SourceFile
 from ingest.parsers import DecompressionLimit, PlainBlock, iter_rows
 from ingest.reading import Content, Unread, open_file, read_all, why_unread
 from ingest.runs import what_went_wrong
-from ingest.types import FileFailed, FileOutcome, IngestConfig, Tolerance
+from ingest.types import DbTime, FileFailed, FileOutcome, IngestConfig, Tolerance
 from ingest.writing import lock_entity_type, write_file
 
 logger = logging.getLogger(__name__)
@@ -157,7 +156,7 @@ def _write_batch(
     return batch
 
 
-def _entity_lock_for_all(config: IngestConfig) -> datetime | None:
+def _entity_lock_for_all(config: IngestConfig) -> DbTime | None:
     """The entity type locked once for the transaction's files; if it is gone, None: each
     file then finds that out and fails saying so."""
     try:

@@ -66,7 +66,7 @@ def save_results(written: list[tuple[SourceFile, FileOutcome]]) -> None:
         for f, outcome in written
         for e in outcome.errors
     )
-    for run_id in {f.run_id for f in files}:
+    for run_id in {f.run_id for f in files if f.run_id is not None}:
         mine = [f for f in files if f.run_id == run_id]
         Run.objects.filter(pk=run_id).update(
             files_succeeded=F("files_succeeded")
@@ -88,7 +88,7 @@ def update_rows(files: list[SourceFile], fields: list[str]) -> None:
     meta = SourceFile._meta
     connection = connections[router.db_for_write(SourceFile)]
     quote = connection.ops.quote_name
-    columns = [meta.get_field(name) for name in fields]
+    columns = [f for f in meta.concrete_fields if f.name in fields]
     assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
     table, pk = quote(meta.db_table), quote(meta.pk.column)
     sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - names from the model

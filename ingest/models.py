@@ -86,9 +86,6 @@ class FileState(models.TextChoices):
     SUPERSEDED = "superseded", "Changed in the bucket before it was moved"
 
 
-FINAL_STATES = {FileState.MOVED, FileState.DELETED, FileState.RETAINED, FileState.SUPERSEDED}
-
-
 class FileVerdict(models.TextChoices):
     """Whether a file was ingested (SourceFile.outcome); what writing it did is an
     ingest.types.FileOutcome."""
@@ -149,10 +146,6 @@ class SourceFile(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in FINAL_STATES
 
 
 class RowError(models.Model):

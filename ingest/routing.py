@@ -240,7 +240,7 @@ def _write_file(client: Any, layout: Layout, move: _Move, vacant: set[str]) -> s
     find the copy an earlier attempt made (checked where copies are); return its key."""
     source_file = move.source_file
     with_report = bool(move.report)
-    if move.data is not None:
+    if move.data is not None and source_file.object_headers is not None:
         destination = place_bytes(
             client,
             layout,

@@ -1,35 +1,17 @@
-"""Celery tasks: thin wrappers that take ids and call the ingest services; the task layer of
-the retry policy (README, "Retries").
+"""Celery tasks: thin wrappers that take ids and call the ingest services, retried as
+ingest.retries says.
 
-Only named transient errors are retried, with exponential backoff and jitter; everything else
-is recorded on the run by the services. On a task's last try the services give up instead of
-raising (claimed files are given back, moves not made are recorded), so the run still
-finishes, saying why.
+On a task's last try the services give up instead of raising (claimed files are given back,
+moves not made are recorded), so the run still finishes, saying why.
 """
 
 from typing import Any
 
 from celery import Task, shared_task
-from django.db import InterfaceError, OperationalError
 
 from ingest import batches, listing, runs
 from ingest import watchdog as ingest_watchdog
-from ingest.errors import TransientIngestError
-
-# FilesNotMoved, which the move task raises to be retried, is a TransientIngestError.
-TRANSIENT = (TransientIngestError, OperationalError, InterfaceError)
-RETRY = {
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-    "acks_late": True,
-}
-# A move is tried by its batch's task, then by move_files: once MOVE_FIRST_DELAY seconds
-# later, and once more after a backoff of up to 2 seconds.
-MOVE_RETRY = {**RETRY, "retry_backoff_max": 60, "max_retries": 1}
-MOVE_FIRST_DELAY = 1
+from ingest.retries import MOVE_FIRST_DELAY, MOVE_RETRY, TASK_RETRY
 
 
 def dispatch_batch(run_id: int, file_ids: list[int]) -> None:
@@ -40,21 +22,21 @@ def retry_moves_later(run_id: int, file_ids: list[int]) -> None:
     move_files.apply_async((run_id, file_ids), countdown=MOVE_FIRST_DELAY)
 
 
-@shared_task(**RETRY)
+@shared_task(**TASK_RETRY)
 def run_connector(run_id: int) -> None:
     """List a run's source and fan its files out to process_files tasks."""
     listing.execute_run(run_id, dispatch=dispatch_batch)
 
 
-@shared_task(**RETRY)
-def poll_connector(connector_id: int, trigger: str = "scheduled") -> None:
+@shared_task(**TASK_RETRY)
+def poll_connector(connector_id: int) -> None:
     """The beat entry of every scheduled connector."""
     run = runs.start_scheduled_run(connector_id)
     if run is not None:
         listing.execute_run(run.pk, dispatch=dispatch_batch)
 
 
-@shared_task(bind=True, **RETRY)
+@shared_task(bind=True, **TASK_RETRY)
 def process_files(self: Task, run_id: int, file_ids: list[int]) -> Any:
     # On the last attempt, transient failures release the file for the next run instead.
     last_try = self.request.retries >= self.max_retries

@@ -6,6 +6,9 @@ from typing import Any
 
 from entities.validation import FieldSpec
 
+# A time as the database takes it as a parameter: a datetime on PostgreSQL, text on SQLite.
+DbTime = datetime | str
+
 
 class FileFailed(Exception):
     """The whole file cannot be ingested; str() is the reason shown to the user. The parsers
@@ -69,7 +72,7 @@ class IngestConfig:
     delete_limit_percent: int = 100
     # Set when the caller's transaction holds the entity type locked already (ingest.writing.
     # lock_entity_type, for several files in one transaction): the time that returned.
-    entity_locked_at: datetime | None = None
+    entity_locked_at: DbTime | None = None
 
 
 @dataclass

@@ -48,10 +48,10 @@ def iter_rows(
 
 def _expanded(items: Iterator[Row | PlainBlock]) -> Iterator[Row]:
     for item in items:
-        if item.__class__ is PlainBlock:
-            yield from item.expanded()  # type: ignore[union-attr]
+        if isinstance(item, PlainBlock):
+            yield from item.expanded()
         else:
-            yield item  # type: ignore[misc]
+            yield item
 
 
 def _rows(

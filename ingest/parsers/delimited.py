@@ -130,7 +130,9 @@ def _plain_part(run: str) -> tuple[str, str]:
         return "", run
     special = run.find('"')  # str.find and count: far faster than a regex over the run
     if "\r" in run and run.count("\r") != run.count("\r\n"):  # a lone \r somewhere
-        lone_cr = _LONE_CR.search(run).start()  # type: ignore[union-attr]
+        found = _LONE_CR.search(run)
+        assert found is not None  # there is one, counted above
+        lone_cr = found.start()
         special = lone_cr if special < 0 else min(special, lone_cr)
     if special < 0:
         return run, ""

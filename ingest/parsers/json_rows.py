@@ -151,11 +151,11 @@ class _ValueEnd:
 
     def find(self, text: str) -> int | None:
         if self.depth == 0 and not self.in_string and text[self.pos] not in '[{"':
-            end = _SCALAR.match(text, self.pos).end()  # type: ignore[union-attr]
+            end = _match_end(_SCALAR, text, self.pos)
             return end if end < len(text) else None
         while self.pos < len(text):
             if self.in_string:
-                self.pos = _STRING_BODY.match(text, self.pos).end()  # type: ignore[union-attr]
+                self.pos = _match_end(_STRING_BODY, text, self.pos)
                 if self.pos >= len(text) or text[self.pos] == "\\":
                     return None  # the string (or an escape) continues in the next chunk
                 self.pos += 1
@@ -274,7 +274,14 @@ def _ends_in_buffer(buffer: _TextBuffer, value: Any, end: int) -> bool:
     decodes too."""
     if isinstance(value, dict | list | str) or buffer.eof:
         return True
-    return _SCALAR.match(buffer.text, end).end() < len(buffer.text)  # type: ignore[union-attr]
+    return _match_end(_SCALAR, buffer.text, end) < len(buffer.text)
+
+
+def _match_end(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where a match of a pattern that matches the empty string too ends."""
+    match = pattern.match(text, pos)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
 
 
 def _read_to_value_end(buffer: _TextBuffer, index: int) -> int | None:

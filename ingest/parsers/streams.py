@@ -98,7 +98,8 @@ def _gunzip(chunks: Iterable[bytes], limit: DecompressionLimit) -> Iterator[byte
 
 def _inflate(inflater: Any, data: bytes) -> bytes:
     try:
-        return inflater.decompress(data, CHUNK_BYTES)
+        inflated: bytes = inflater.decompress(data, CHUNK_BYTES)
+        return inflated
     except zlib.error as exc:
         raise FileFailed(f"the file is not valid gzip data ({exc})") from None
 
@@ -225,5 +226,7 @@ def blank_stretches(text: str) -> Iterator[tuple[int, int]]:
             start = text.find("\n" + _BLANKS, at) + 1  # the end of a line, then the stretch
             if not start:
                 return
-        at = _NEWLINES.match(text, start).end()  # type: ignore[union-attr]
+        newlines = _NEWLINES.match(text, start)
+        assert newlines is not None  # start is the first of a stretch's newlines
+        at = newlines.end()
         yield start, at

@@ -78,4 +78,7 @@ def _delete_objects(
     client: Any, bucket: str, batch: list[tuple[str, str]], *, with_etags: bool
 ) -> dict[str, Any]:
     objects = [{"Key": k, "ETag": f'"{e}"'} if with_etags else {"Key": k} for k, e in batch]
-    return client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    response: dict[str, Any] = client.delete_objects(
+        Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
+    )
+    return response

@@ -82,7 +82,8 @@ def can_put(headers: dict[str, Any] | None) -> bool:
 
 def head_of(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
-        return client.head_object(Bucket=bucket, Key=key)
+        head: dict[str, Any] = client.head_object(Bucket=bucket, Key=key)
+        return head
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
             return None

@@ -20,7 +20,15 @@ from django.utils import timezone
 
 from connectors.models import IntegrationType
 from ingest.parsers import BadRow, PlainBlock
-from ingest.types import FileFailed, FileOutcome, IngestConfig, ParsedRow, RowProblem, Tolerance
+from ingest.types import (
+    DbTime,
+    FileFailed,
+    FileOutcome,
+    IngestConfig,
+    ParsedRow,
+    RowProblem,
+    Tolerance,
+)
 from ingest.writing.batches import BatchResult, BatchWriter
 from ingest.writing.compiled import block_cleaner, row_cleaner
 from ingest.writing.inflight import InFlight
@@ -56,15 +64,14 @@ def write_file(
     return outcome
 
 
-def lock_entity_type(entity_type_id: int) -> datetime:
+def lock_entity_type(entity_type_id: int) -> DbTime:
     """Lock the entity type for the caller's transaction, for all the files it writes (pass
     the result as IngestConfig.entity_locked_at); raises FileFailed if it no longer exists.
     Returns the time to give their records (on PostgreSQL, the transaction's)."""
     config = IngestConfig(entity_type_id, IntegrationType.UPSERT, (), {}, Tolerance(), 0, None)
     statements = _statements_for(config, timezone.now())
     statements.lock_entity_type()
-    now: datetime = statements.now
-    return now
+    return statements.now
 
 
 def _statements_for(config: IngestConfig, now: datetime) -> Statements:

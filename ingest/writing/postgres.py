@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import IntegrityError
-from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.postgresql.base import CursorDebugWrapper  # logs COPY too
 from django.db.backends.utils import CursorWrapper
 
 from ingest.types import IngestConfig
@@ -55,10 +56,10 @@ class PostgresStatements(Statements):
         records: 9 s longer, BENCHMARKS.md). Wrapped as db.cursor() wraps its own."""
         self.db.validate_thread_sharing()
         self.db.ensure_connection()
-        bound = ServerBindingCursor(self.db.connection)
-        if self.db.queries_logged:
-            return self.db.make_debug_cursor(bound)
-        return self.db.make_cursor(bound)
+        bound = psycopg.Cursor(self.db.connection)  # psycopg's own cursor binds on the server
+        if self.db.queries_logged:  # as make_debug_cursor() and make_cursor() wrap
+            return CursorDebugWrapper(bound, self.db)
+        return CursorWrapper(bound, self.db)
 
     def run(self, template: str, params: list[Any], **parts: str) -> tuple[int, list[Any]]:
         return super().run(template, params, ids_from_json=IDS_FROM_JSON, **parts)
@@ -147,6 +148,8 @@ class PostgresStatements(Statements):
         this file or another transaction wrote it since it was (or instead of being) looked
         up."""
         savepoint = self.db.savepoint()
+        if savepoint is None:  # not in a transaction: the writer always runs in its caller's
+            raise RuntimeError("COPY runs in the caller's transaction")
         try:
             with (
                 self.cursor() as cursor,

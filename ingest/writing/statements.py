@@ -18,7 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.utils import CursorWrapper
 
 from entities.models import EntityType, Record
-from ingest.types import FileFailed, IngestConfig
+from ingest.types import DbTime, FileFailed, IngestConfig
 from ingest.writing.jsontext import Keyed
 from ingest.writing.rows import Data
 
@@ -64,10 +64,13 @@ class Statements(ABC):
         self.entity_type_id = config.entity_type_id
         self.token = config.file_token
         self.connector = config.connector_id
-        self.now = self.db.ops.adapt_datetimefield_value(now)
+        adapted = self.db.ops.adapt_datetimefield_value(now)
+        assert adapted is not None  # None only for a None time
+        self.now: DbTime = adapted
         quote = self.db.ops.quote_name
         names = (*_COLUMNS, "created_at", "updated_at")
-        self.names = {name: quote(Record._meta.get_field(name).column) for name in names}
+        columns = {f.name: f.column for f in Record._meta.concrete_fields}
+        self.names = {name: quote(columns[name]) for name in names}
         self.names["table"] = quote(Record._meta.db_table)
 
     def cursor(self) -> CursorWrapper:

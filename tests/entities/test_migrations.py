@@ -1,34 +1,18 @@
 """Upgrading an installation: the owners of existing connectors keep the access their
 connectors use, and existing records get the connector that wrote them last."""
 
-from typing import Any
-
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from connectors.models import Connector
 from connectors.selectors import run_refusal
 from entities.models import EntityAccess, EntityRight, Record
+from tests.support.migrations import latest, migrate
 
 BEFORE = [
     ("entities", "0006_record_timestamps_database_default"),
     ("connectors", "0001_initial"),
 ]
-
-
-def migrate(targets: list[tuple[str, str]]) -> Any:
-    """Migrate the test database to `targets`; the apps as they were there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
-def latest() -> list[tuple[str, str]]:
-    graph = MigrationExecutor(connection).loader.graph
-    return [node for node in graph.leaf_nodes() if node[0] in {"entities", "connectors", "ingest"}]
 
 
 @pytest.mark.django_db(transaction=True)
