@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-ab clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
@@ -30,6 +30,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/bench.sh
+
+# Two commits taking turns at workloads 1 and 3: make bench-ab OLD=<commit> [NEW=HEAD] [ROUNDS=3]
+bench-ab: $(STAMP)
+	BENCH_AB="$(OLD) $(or $(NEW),HEAD) $(or $(ROUNDS),3)" bash scripts/bench.sh
 
 clean:
 	rm -rf var staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -225,7 +225,7 @@ class Bench:
         rounds = []
         for number in range(env_int("BENCH_SMALL_ROUNDS", 5)):
             ours_prefix, cli_prefix = f"w3-{number}/", f"cli-{number}/"
-            self._put_small_files(count, [f"{ours_prefix}incoming/", f"{cli_prefix}src/"])
+            self.put_small_files(count, [f"{ours_prefix}incoming/", f"{cli_prefix}src/"])
             connector_id = self.connector(self.pg, f"small-{number}", ours_prefix)
             job("reset_records", {}, database=self.pg)
             parallel = env_int("BENCH_SMALL_PARALLEL", 4)
@@ -243,7 +243,7 @@ class Bench:
             "rounds": rounds,
         }
 
-    def _put_small_files(self, count: int, prefixes: list[str]) -> None:
+    def put_small_files(self, count: int, prefixes: list[str]) -> None:
         def put(i: int) -> None:
             for prefix in prefixes:
                 key = f"{prefix}f{i:05d}.csv"

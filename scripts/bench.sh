@@ -9,4 +9,8 @@ if [ ! -x bench/.venv-awscli/bin/aws ]; then
   bench/.venv-awscli/bin/python -m pip install --quiet awscli
 fi
 .venv/bin/python -m pip install --quiet -r bench/requirements.txt
+if [ -n "${BENCH_AB:-}" ]; then
+  # shellcheck disable=SC2086 # OLD NEW ROUNDS, split on purpose
+  exec .venv/bin/python -m bench.ab $BENCH_AB
+fi
 .venv/bin/python -m bench.run
