@@ -54,6 +54,13 @@ def checked_out(commit: str, into: Path) -> Iterator[Path]:
         subprocess.run(["git", "worktree", "remove", "--force", str(into)], cwd=ROOT, check=False)
 
 
+def short_sha(commit: str) -> str:
+    named = ["git", "rev-parse", "--short", f"{commit}^{{commit}}"]
+    return subprocess.run(
+        named, cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 class Side:
     """One commit's tree and database, and its measurements."""
 
@@ -163,7 +170,7 @@ def verdict(old: Side, new: Side) -> dict[str, Any]:
 def main() -> None:
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
-    commits = {"old": sys.argv[1], "new": sys.argv[2]}
+    commits = {"old": short_sha(sys.argv[1]), "new": short_sha(sys.argv[2])}
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="loadbay-ab-"))
