@@ -32,6 +32,7 @@ from bench.run import (
     ROOT,
     Bench,
     env_int,
+    job,
     recreate_pg,
     upload,
     write_csv,
@@ -71,21 +72,10 @@ class Side:
         self.small: list[dict[str, Any]] = []
 
     def job(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        env = {**os.environ, "DATABASE_URL": self.database}
-        env["DJANGO_SETTINGS_MODULE"] = "config.test_settings"
-        env.pop("REDIS_URL", None)
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.job", name, json.dumps(args)],
-            cwd=self.tree,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{self.label}: bench job {name} failed:\n{done.stderr[-4000:]}")
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
+        try:
+            return job(name, args, database=self.database, root=self.tree)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{self.label} ({self.commit}): {exc}") from None
 
     def connector(self, name: str, prefix: str) -> int:
         args = {"endpoint": self.endpoint, "bucket": BUCKET, "name": name, "prefix": prefix}

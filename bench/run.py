@@ -88,7 +88,10 @@ def write_blank_line_bomb(path: Path, header: str, compressed_bytes: int) -> Non
         out.write(packer.flush())
 
 
-def job(name: str, args: dict[str, Any], *, database: str, redis: str = "") -> dict[str, Any]:
+def job(
+    name: str, args: dict[str, Any], *, database: str, redis: str = "", root: Path = ROOT
+) -> dict[str, Any]:
+    """Run bench.job `name` in a process of its own, in the tree at `root`."""
     env = {
         **os.environ,
         "DATABASE_URL": database,
@@ -100,7 +103,7 @@ def job(name: str, args: dict[str, Any], *, database: str, redis: str = "") -> d
         env.pop("REDIS_URL", None)
     done = subprocess.run(
         [sys.executable, "-m", "bench.job", name, json.dumps(args)],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,
