@@ -5,15 +5,13 @@ why, and the caller rolls back what it wrote.
 Each file is written with its own token (the ledger entry id), as the orchestrator does.
 """
 
-import io
 import re
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
-from entities.models import EntityField, EntityType, Record
-from ingest.parsers import BadRow, iter_rows
+from entities.models import Record
 from ingest.types import FileFailed, FileOutcome, ParsedRow, RowProblem
 from ingest.writing import write_file
 from tests.support.ingest_configs import config_for
@@ -223,98 +221,3 @@ def test_a_block_of_plain_rows_and_odd_ones_reports_like_row_by_row(profile) -> 
         results.append((counts(outcome), outcome.errors, stored))
     assert results[0] == results[1]
     assert results[0][0][0] > 60 and results[0][1]
-
-
-def test_a_nested_json_value_is_a_row_error(profile) -> None:
-    rows = [
-        ParsedRow(1, {"profile_id": "p1", "first_name": {"given": "Ada"}}),
-        ParsedRow(2, {"profile_id": "p2", "first_name": "Alan"}),
-    ]
-    outcome = write_file(rows, config_for(profile, tolerance="1"))
-    assert outcome.errors == [RowProblem(1, "first_name", "a dict is not a single value")]
-    assert ids(profile) == ["p2"]
-
-
-def test_values_the_database_cannot_store_are_row_errors(profile) -> None:
-    rows = [
-        ParsedRow(1, {"profile_id": "p1", "first_name": "a\x00b"}),
-        ParsedRow(2, {"profile_id": "p2", "first_name": "\ud800"}),
-        BadRow(3, "invalid JSON: Expecting value (column 8)"),
-    ]
-    outcome = write_file(rows, config_for(profile, tolerance="10"))
-    assert outcome.errors == [
-        RowProblem(1, "first_name", "contains a NUL character, which cannot be stored"),
-        RowProblem(2, "first_name", "contains an invalid Unicode character"),
-        RowProblem(3, "", "invalid JSON: Expecting value (column 8)"),
-    ]
-    assert Record.objects.count() == 0
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
-@pytest.mark.django_db(transaction=True)
-def test_deleting_an_entity_waits_for_a_file_being_written_then_deletes_its_records() -> None:
-    """Records have no foreign key constraint; the writer's lock on the entity type and the lock
-    deletion takes first keep every record pointing at an entity type that exists."""
-    import threading
-
-    from django.db import connections
-
-    entity = EntityType.objects.create(name="Doomed", category="custom")
-    EntityField.objects.create(entity_type=entity, name="code", is_unique_identifier=True)
-    config = config_for(entity)
-    written, finish, deleted = threading.Event(), threading.Event(), threading.Event()
-    failures: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            with transaction.atomic():
-                rows = iter_rows(io.BytesIO(b"code\nc1\nc2\nc3\n"), file_format="csv")
-                assert write_file(rows, config).created == 3
-                written.set()
-                finish.wait(30)
-        except BaseException as exc:  # reported by the main thread
-            failures.append(exc)
-            written.set()
-        finally:
-            connections.close_all()
-
-    def delete() -> None:
-        try:
-            EntityType.objects.filter(pk=entity.pk).delete()
-            deleted.set()
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    assert written.wait(30) and not failures
-    deleter = threading.Thread(target=delete)
-    deleter.start()
-    waiting = wait_for_a_lock_wait()
-    blocked = not deleted.is_set()
-    finish.set()
-    writer.join(30)
-    deleter.join(30)
-    assert not failures, failures
-    assert waiting and blocked, "the deletion must wait for the file being written"
-    assert not EntityType.objects.filter(pk=entity.pk).exists()
-    assert not Record.objects.filter(entity_type_id=entity.pk).exists()  # nothing orphaned
-
-
-def wait_for_a_lock_wait(timeout: float = 30) -> bool:
-    """Whether some other backend comes to wait for a lock within `timeout` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-            if cursor.fetchone()[0]:
-                return True
-        time.sleep(0.05)
-    return False
