@@ -18,44 +18,12 @@ from tests.support.factories import GOOD_CSV, keys, make_connector, put, run_now
 
 DEEP = 100_000
 DEEP_JSON = "[" + "[" * DEEP + "]" * DEEP + "]"
-DEEP_NDJSON = '{"profile_id": ' * DEEP + '"p0"' + "}" * DEEP + "\n"
-GOOD_JSON = '[{"profile_id": "p1", "first_name": "Ada"}, {"profile_id": "p2"}]'
-GOOD_NDJSON = '{"profile_id": "p1", "first_name": "Ada"}\n{"profile_id": "p2"}\n'
 FOUR_ROWS = GOOD_CSV + "p5,Edsger,Dijkstra,ed@example.com\np6,Barbara,Liskov,bl@example.com\n"
 
 
 def ids_as(text: str, letter: str) -> str:
     """The file with its ids p1, p2, ... renamed <letter>1, <letter>2, ..."""
     return text.replace("\np", f"\n{letter}")
-
-
-@pytest.mark.parametrize(
-    ("file_format", "deep", "good", "reason"),
-    [
-        ("json", DEEP_JSON, GOOD_JSON, "element 1 nests arrays or objects too deeply"),
-        ("ndjson", DEEP_NDJSON, GOOD_NDJSON, "the line nests arrays or objects too deeply"),
-    ],
-)
-def test_a_file_nested_a_hundred_thousand_levels_deep_fails_and_the_next_is_ingested(
-    alice, bucket, s3_endpoint, s3_client, file_format, deep, good, reason
-) -> None:
-    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint, file_format=file_format)
-    put(s3_client, bucket, f"incoming/a-deep.{file_format}", deep)
-    put(s3_client, bucket, f"incoming/b-good.{file_format}", good)
-
-    run = run_now(connector)
-
-    assert (run.status, run.files_succeeded, run.files_failed) == (RunStatus.PARTIAL, 1, 1)
-    failed = SourceFile.objects.get(key=f"incoming/a-deep.{file_format}")
-    assert failed.state == FileState.MOVED and failed.outcome == "failed"
-    assert "1 of 1 rows is invalid" in failed.failure_reason
-    assert reason in failed.row_errors.get().reason
-    assert keys(s3_client, bucket) == [
-        f"done/b-good.{file_format}",
-        f"failed/a-deep.{file_format}",
-        f"failed/a-deep.{file_format}.errors.txt",
-    ]
-    assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2"}
 
 
 def test_the_command_reports_a_deep_file_instead_of_crashing(

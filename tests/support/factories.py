@@ -113,3 +113,8 @@ def run_now(connector: Any, user: Any = None) -> Any:
     from ingest.runs import start_run
 
     return run_inline(start_run(connector, trigger="manual", user=user))
+
+
+# A file nested deeper than any parser may recurse.
+DEEP = 100_000
+DEEP_JSON = "[" + "[" * DEEP + "]" * DEEP + "]"
