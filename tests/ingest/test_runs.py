@@ -10,8 +10,6 @@ from entities.models import Record
 from ingest import ingestion, inline, listing, runs, tasks
 from ingest.models import FileState, Run, RunStatus, SourceFile
 from ingest.s3.client import client_for
-from ingest.s3.keys import vacant_keys
-from ingest.s3.objects import LEDGER_META
 from tests.support.factories import BAD_CSV, GOOD_CSV, keys, make_connector, put, run_now
 
 
@@ -48,27 +46,6 @@ def test_it_follows_the_spec_for_every_directory_combination(
     assert (run.files_seen, run.files_succeeded, run.files_failed) == (2, 1, 1)
     assert run.records_created == 2
     assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2"}
-
-
-def test_a_moved_file_keeps_its_content_type_and_metadata(connector, bucket, s3_client) -> None:
-    s3_client.put_object(
-        Bucket=bucket,
-        Key="incoming/good.csv",
-        Body=GOOD_CSV.encode(),
-        ContentType="text/csv",
-        ContentLanguage="en",
-        CacheControl="no-cache",
-        Metadata={"origin": "crm-export"},
-    )
-    run_now(connector)  # one file: copied (see test_routing for files that are PUT)
-    moved = s3_client.head_object(Bucket=bucket, Key="done/good.csv")
-    assert (moved["ContentType"], moved["ContentLanguage"], moved["CacheControl"]) == (
-        "text/csv",
-        "en",
-        "no-cache",
-    )
-    ledger_id = str(SourceFile.objects.get(key="incoming/good.csv").pk)
-    assert moved["Metadata"] == {"origin": "crm-export", LEDGER_META: ledger_id}
 
 
 def test_a_failed_file_gets_a_readable_error_report(connector, bucket, s3_client) -> None:
@@ -167,59 +144,6 @@ def test_moves_keep_the_relative_path(connector, bucket, s3_client) -> None:
     assert keys(s3_client, bucket) == ["done/2026/11/good.csv"]
 
 
-def test_a_move_never_overwrites(connector, bucket, s3_client) -> None:
-    put(s3_client, bucket, "done/good.csv", "someone else's file")
-    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run_now(connector)
-    source_file = SourceFile.objects.get()
-    assert source_file.destination_key == f"done/good-{source_file.pk}.csv"
-    assert s3_client.get_object(Bucket=bucket, Key="done/good.csv")["Body"].read() == (
-        b"someone else's file"
-    )
-    assert keys(s3_client, bucket) == sorted(["done/good.csv", source_file.destination_key])
-
-
-def test_it_skips_markers_targets_probes_and_other_patterns(
-    alice, bucket, s3_endpoint, s3_client
-) -> None:
-    connector = make_connector(
-        alice,
-        bucket=bucket,
-        endpoint=s3_endpoint,
-        success_path="incoming/done/",
-        failed_path="incoming/failed/",
-        file_pattern="profiles_*.csv",
-    )
-    for key in (
-        "incoming/",
-        "incoming/sub/",
-        "incoming/done/profiles_old.csv",
-        "incoming/failed/profiles_bad.csv",
-        "incoming/.loadbay-probe-123",
-        "incoming/other.csv",
-    ):
-        put(s3_client, bucket, key, GOOD_CSV if key.endswith(".csv") else "")
-    put(s3_client, bucket, "incoming/profiles_1.csv", GOOD_CSV)
-    run = run_now(connector)
-    assert run.files_seen == 1
-    assert SourceFile.objects.get().key == "incoming/profiles_1.csv"
-    assert "incoming/done/profiles_1.csv" in keys(s3_client, bucket)
-
-
-def test_large_files_move_with_a_multipart_copy(connector, bucket, s3_client, settings) -> None:
-    settings.S3_MULTIPART_COPY_THRESHOLD = 1024
-    settings.S3_MULTIPART_COPY_PART_SIZE = 5 * 1024 * 1024
-    rows = "".join(f"id{i},First{i},Last{i},u{i}@example.com\n" for i in range(230_000))
-    body = "profile_id,first_name,last_name,email\n" + rows
-    assert len(body) > 2 * settings.S3_MULTIPART_COPY_PART_SIZE
-    put(s3_client, bucket, "incoming/big.csv", body)
-    run = run_now(connector)
-    assert run.records_created == 230_000
-    moved = s3_client.get_object(Bucket=bucket, Key="done/big.csv")
-    assert moved["Body"].read().decode() == body
-    assert moved["ETag"].strip('"').endswith("-3")  # three parts: a multipart copy
-
-
 class FailingDeletes:
     """The real client, except that DeleteObjects reports AccessDenied."""
 
@@ -260,23 +184,6 @@ def test_a_failed_delete_is_shown_and_retried_never_reingested(
     assert source_file.state == FileState.MOVED and source_file.route_error == ""
 
 
-def test_a_file_replaced_after_listing_is_left_for_the_next_run(
-    connector, bucket, s3_client
-) -> None:
-    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
-    run = runs.start_run(connector, trigger="manual")
-
-    def replace_then_process(run_id: int, ids: list[int]) -> None:
-        put(s3_client, bucket, "incoming/good.csv", GOOD_CSV + "p9,New,Row,new@example.com\n")
-        inline.process_batch(run_id, ids)
-
-    listing.execute_run(run.pk, dispatch=replace_then_process)
-    assert SourceFile.objects.get().state == FileState.SUPERSEDED
-    assert Record.objects.count() == 0
-    assert run_now(connector).records_created == 3
-    assert keys(s3_client, bucket) == ["done/good.csv"]
-
-
 def test_a_listing_error_fails_the_run_with_a_reason(connector, s3_client) -> None:
     connector.s3.bucket = "no-such-bucket-anywhere"
     connector.s3.save()
@@ -307,62 +214,6 @@ def test_the_command_runs_synchronously_and_prints_a_summary(
     out = capsys.readouterr().out
     assert "Succeeded" in out and "2 created" in out
     assert "incoming/good.csv: succeeded -> done/good.csv" in out
-
-
-def test_vacant_keys_lists_the_range_a_batch_spans(bucket, s3_client) -> None:
-    for key in ["done/a.csv", "done/c.csv", "done/c.csv.errors.txt", "done/z.csv", "other/b.csv"]:
-        put(s3_client, bucket, key, "x")
-    wanted = ["done/b.csv", "done/c.csv", "done/d.csv", "done/a.csv"]
-    assert vacant_keys(s3_client, bucket, wanted) == {"done/b.csv", "done/d.csv"}
-    assert vacant_keys(s3_client, bucket, ["other/b.csv", "x"]) == {"x"}
-    assert vacant_keys(s3_client, bucket, []) == set()
-
-
-def test_vacant_keys_leaves_out_what_the_listing_did_not_reach(bucket, s3_client) -> None:
-    for number in range(8):
-        put(s3_client, bucket, f"done/f{number}.csv", "x")
-    wanted = ["done/f0.csv", "done/f0a.csv", "done/f3a.csv", "done/f9.csv"]
-    # Two pages of two keys reach done/f3.csv: f3a and f9 are left to a HEAD each.
-    vacant = vacant_keys(s3_client, bucket, wanted, max_pages=2, page_size=2)
-    assert vacant == {"done/f0a.csv"}
-    assert vacant_keys(s3_client, bucket, wanted) == {
-        "done/f0a.csv",
-        "done/f3a.csv",
-        "done/f9.csv",
-    }
-
-
-def test_vacant_keys_is_empty_when_listing_is_refused(bucket, s3_client) -> None:
-    from botocore.stub import Stubber
-
-    with Stubber(s3_client) as stub:
-        stub.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403)
-        assert vacant_keys(s3_client, bucket, ["done/a.csv"]) == set()
-
-
-def test_a_batch_of_moves_never_overwrites_and_keeps_names_where_free(
-    connector, bucket, s3_client, settings
-) -> None:
-    settings.INGEST_BATCH_FILES = 25
-    names = [f"f{number:02d}.csv" for number in range(30)]
-    for name in names[::10]:
-        put(s3_client, bucket, f"done/{name}", "someone else's file")
-    for number, name in enumerate(names):
-        put(s3_client, bucket, f"incoming/{name}", GOOD_CSV.replace("p1", f"p1-{number}"))
-
-    run = run_now(connector)
-
-    assert run.files_succeeded == 30 and run.status == RunStatus.SUCCEEDED
-    moved = dict(SourceFile.objects.values_list("key", "destination_key"))
-    for name in names:
-        occupied = name in names[::10]
-        source_file = SourceFile.objects.get(key=f"incoming/{name}")
-        expected = f"done/{name[:-4]}-{source_file.pk}.csv" if occupied else f"done/{name}"
-        assert moved[f"incoming/{name}"] == expected
-    for name in names[::10]:
-        body = s3_client.get_object(Bucket=bucket, Key=f"done/{name}")["Body"].read()
-        assert body == b"someone else's file"
-    assert not [key for key in keys(s3_client, bucket) if key.startswith("incoming/")]
 
 
 class SlowReadsOf:
