@@ -1,18 +1,61 @@
-"""How files are moved: a small file whose bytes a run read is written where it goes by a PUT
-the endpoint refuses over an existing name, where the endpoint honours that; otherwise, and
-for large files, by a copy after a listing. Either way nothing is overwritten, the file keeps
-its properties, and a source is deleted only while it holds the version ingested."""
+"""Moves by the Successful/Failed Files Directory rules: where each file goes (or whether it is
+deleted or kept), keeping its path; a small file whose bytes a run read is PUT where it goes
+without a listing or a copy; a delete that failed is shown and retried, never ingested again;
+and a failed file's error report, which never overwrites either."""
 
 from typing import Any
 
 import pytest
 
-from ingest import batches, ingestion, tasks
+from connectors.sources import s3 as s3_source
+from entities.models import Record
+from ingest import tasks
 from ingest.models import FileState, RunStatus, SourceFile
 from ingest.s3.objects import LEDGER_META
-from tests.support.factories import good, keys, make_connector, put, run_now
+from tests.support.factories import BAD_CSV, GOOD_CSV, good, keys, make_connector, put, run_now
 from tests.support.fault_proxy import FaultProxy
 from tests.support.s3_clients import wrap_clients
+
+
+@pytest.mark.parametrize(
+    ("success_path", "failed_path", "expected"),
+    [
+        # both set: success moved there, failure moved there
+        ("done/", "failed/", ["done/good.csv", "failed/bad.csv", "failed/bad.csv.errors.txt"]),
+        # only success set: success moved, failure stays in source
+        ("done/", "", ["done/good.csv", "incoming/bad.csv"]),
+        # only failed set: success deleted, failure moved
+        ("", "failed/", ["failed/bad.csv", "failed/bad.csv.errors.txt"]),
+        # neither: success deleted, failure stays in source
+        ("", "", ["incoming/bad.csv"]),
+    ],
+)
+def test_it_follows_the_spec_for_every_directory_combination(
+    alice, bucket, s3_endpoint, s3_client, success_path, failed_path, expected
+) -> None:
+    connector = make_connector(
+        alice,
+        bucket=bucket,
+        endpoint=s3_endpoint,
+        success_path=success_path,
+        failed_path=failed_path,
+    )
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+
+    run = run_now(connector)
+
+    assert keys(s3_client, bucket) == sorted(expected)
+    assert run.status == RunStatus.PARTIAL
+    assert (run.files_seen, run.files_succeeded, run.files_failed) == (2, 1, 1)
+    assert run.records_created == 2
+    assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2"}
+
+
+def test_moves_keep_the_relative_path(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "incoming/2026/11/good.csv", GOOD_CSV)
+    run_now(connector)
+    assert keys(s3_client, bucket) == ["done/2026/11/good.csv"]
 
 
 def put_with_properties(s3_client: Any, bucket: str, key: str, body: str, **extra: Any) -> None:
@@ -57,37 +100,44 @@ def test_small_files_are_put_where_they_go_without_listing_or_copying(
         assert body == good(number).encode()
 
 
-def test_a_batch_of_files_locks_their_entity_type_once(connector, bucket, s3_client) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+class FailingDeletes:
+    """The real client, except that DeleteObjects reports AccessDenied."""
 
-    for number in range(3):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    with CaptureQueriesContext(connection) as queries:
-        run = run_now(connector)
-    assert run.files_succeeded == 3
-    locks = [  # the writer's lock (FOR KEY SHARE on PostgreSQL; SQLite has no row locks)
-        q
-        for q in queries
-        if '"entities_entitytype"' in q["sql"]
-        and q["sql"].split()[1] in {"CURRENT_TIMESTAMP", "NULL"}
-    ]
-    assert len(locks) == 1, locks
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
+        objects = kwargs["Delete"]["Objects"]
+        return {
+            "Errors": [
+                {"Key": o["Key"], "Code": "AccessDenied", "Message": "Access Denied"}
+                for o in objects
+            ]
+        }
 
 
-def test_a_batch_for_an_entity_that_is_gone_fails_each_file_saying_so(
+def test_a_failed_delete_is_shown_and_retried_never_reingested(
     connector, bucket, s3_client, monkeypatch
 ) -> None:
-    from dataclasses import replace
+    real = s3_source.shared_s3_client
+    monkeypatch.setattr(tasks.move_files, "max_retries", 0)  # a move is tried twice
+    monkeypatch.setattr(s3_source, "shared_s3_client", lambda params: FailingDeletes(real(params)))
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    first = run_now(connector)
+    source_file = SourceFile.objects.get()
+    assert first.status == RunStatus.UNMOVED
+    assert source_file.state == FileState.INGESTED
+    assert "AccessDenied" in source_file.route_error and source_file.route_attempts == 2
 
-    real = ingestion.ingest_config  # which a batch reads once
-    gone = lambda connector, file_id: replace(real(connector, file_id), entity_type_id=999_999)  # noqa: E731
-    monkeypatch.setattr(batches, "ingest_config", gone)
-    for number in range(2):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run_now(connector)
-    reasons = set(SourceFile.objects.values_list("failure_reason", flat=True))
-    assert reasons == {"the entity (id 999999) this connector writes into no longer exists"}
+    monkeypatch.setattr(s3_source, "shared_s3_client", real)
+    second = run_now(connector)
+    assert second.records_created == 0 and Record.objects.count() == 2
+    assert keys(s3_client, bucket) == ["done/good.csv"]
+    source_file.refresh_from_db()
+    assert source_file.state == FileState.MOVED and source_file.route_error == ""
 
 
 # --- the error report follows the file's no-overwrite rule ----------------------------------
