@@ -1,9 +1,9 @@
 """CSV and TSV: runs of plain lines (no quote, no lone carriage return) split with str.split
 into PlainBlocks; csv.reader reads every other line, and the lines a quoted value spans.
 
-A differential test holds the two to the same rows (tests/ingest/test_parsers.py). A row with
-the wrong number of fields, or a quote out of place, is a BadRow; a header that cannot name the
-columns, or a quoted value that never ends, fails the file.
+A differential test holds the two to the same rows (tests/ingest/parsers/test_delimited.py). A
+row with the wrong number of fields, or a quote out of place, is a BadRow; a header that cannot
+name the columns, or a quoted value that never ends, fails the file.
 """
 
 import csv

@@ -1,17 +1,10 @@
 """Who may write into an entity type, and who may also delete from it."""
 
-import pytest
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import IntegrityError, transaction
 
 from entities.access import level_for, may_delete, may_write, writable_entity_types
-from entities.models import EntityAccess, EntityRight, EntityType
+from entities.models import EntityRight, EntityType
 from tests.support.factories import grant
-
-
-@pytest.fixture
-def profile(db) -> EntityType:
-    return EntityType.objects.get(name="Profile")
 
 
 def test_nobody_but_superusers_may_write_into_an_entity_nobody_was_given(charlie, profile) -> None:
@@ -47,9 +40,3 @@ def test_an_inactive_account_has_no_access(alice, profile) -> None:
 def test_anonymous_users_have_no_access(db, profile) -> None:
     assert level_for(AnonymousUser(), profile) == 0
     assert list(writable_entity_types(AnonymousUser())) == []
-
-
-def test_access_is_given_to_a_user_or_a_group_never_both_nor_neither(alice, team, profile) -> None:
-    for user, group in [(alice, team), (None, None)]:
-        with pytest.raises(IntegrityError), transaction.atomic():
-            EntityAccess.objects.create(entity_type=profile, user=user, group=group)

@@ -1,35 +1,61 @@
-"""How files are moved: a small file whose bytes a run read is written where it goes by a PUT
-the endpoint refuses over an existing name, where the endpoint honours that; otherwise, and
-for large files, by a copy after a listing. Either way nothing is overwritten, the file keeps
-its properties, and a source is deleted only while it holds the version ingested."""
+"""Moves by the Successful/Failed Files Directory rules: where each file goes (or whether it is
+deleted or kept), keeping its path; a small file whose bytes a run read is PUT where it goes
+without a listing or a copy; a delete that failed is shown and retried, never ingested again;
+and a failed file's error report, which never overwrites either."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ingest import batches, ingestion, inline, listing, runs, tasks
+from connectors.sources import s3 as s3_source
+from entities.models import Record
+from ingest import tasks
 from ingest.models import FileState, RunStatus, SourceFile
 from ingest.s3.objects import LEDGER_META
-from tests.support.factories import GOOD_CSV, keys, make_connector, put, run_now
-from tests.support.fault_proxy import FaultProxy, fault_proxy
-from tests.support.s3_clients import Counting, wrap_clients
+from tests.support.factories import BAD_CSV, GOOD_CSV, good, keys, make_connector, put, run_now
+from tests.support.fault_proxy import FaultProxy
+from tests.support.s3_clients import wrap_clients
 
 
-def good(number: int) -> str:
-    return GOOD_CSV.replace("p1", f"p1-{number}").replace("p2", f"p2-{number}")
+@pytest.mark.parametrize(
+    ("success_path", "failed_path", "expected"),
+    [
+        # both set: success moved there, failure moved there
+        ("done/", "failed/", ["done/good.csv", "failed/bad.csv", "failed/bad.csv.errors.txt"]),
+        # only success set: success moved, failure stays in source
+        ("done/", "", ["done/good.csv", "incoming/bad.csv"]),
+        # only failed set: success deleted, failure moved
+        ("", "failed/", ["failed/bad.csv", "failed/bad.csv.errors.txt"]),
+        # neither: success deleted, failure stays in source
+        ("", "", ["incoming/bad.csv"]),
+    ],
+)
+def test_it_follows_the_spec_for_every_directory_combination(
+    alice, bucket, s3_endpoint, s3_client, success_path, failed_path, expected
+) -> None:
+    connector = make_connector(
+        alice,
+        bucket=bucket,
+        endpoint=s3_endpoint,
+        success_path=success_path,
+        failed_path=failed_path,
+    )
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+
+    run = run_now(connector)
+
+    assert keys(s3_client, bucket) == sorted(expected)
+    assert run.status == RunStatus.PARTIAL
+    assert (run.files_seen, run.files_succeeded, run.files_failed) == (2, 1, 1)
+    assert run.records_created == 2
+    assert set(Record.objects.values_list("external_id", flat=True)) == {"p1", "p2"}
 
 
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    counted: dict[str, int] = {}
-    wrap_clients(monkeypatch, lambda client: Counting(client, counted))
-    return counted
-
-
-@pytest.fixture
-def connector(alice: Any, bucket: str, s3_endpoint: str) -> Any:
-    return make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
+def test_moves_keep_the_relative_path(connector, bucket, s3_client) -> None:
+    put(s3_client, bucket, "incoming/2026/11/good.csv", GOOD_CSV)
+    run_now(connector)
+    assert keys(s3_client, bucket) == ["done/2026/11/good.csv"]
 
 
 def put_with_properties(s3_client: Any, bucket: str, key: str, body: str, **extra: Any) -> None:
@@ -74,228 +100,47 @@ def test_small_files_are_put_where_they_go_without_listing_or_copying(
         assert body == good(number).encode()
 
 
-def test_a_put_never_overwrites_and_takes_the_next_free_name(
-    connector, bucket, s3_client, calls
-) -> None:
-    put(s3_client, bucket, "done/f0.csv", "someone else's file")
-    for number in range(2):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run = run_now(connector)
-    assert run.status == RunStatus.SUCCEEDED
-    first = SourceFile.objects.get(key="incoming/f0.csv")
-    assert first.destination_key == f"done/f0-{first.pk}.csv"
-    assert s3_client.get_object(Bucket=bucket, Key="done/f0.csv")["Body"].read() == (
-        b"someone else's file"
-    )
-    assert calls["copy_object"] == 1  # the probe's
+class FailingDeletes:
+    """The real client, except that DeleteObjects reports AccessDenied."""
 
-
-def test_a_move_interrupted_after_its_put_finds_its_own_object(
-    connector, bucket, s3_client
-) -> None:
-    """The PUT succeeded but the ledger was not written (a crash): the next attempt finds the
-    name taken by an object this ledger entry wrote, and uses it."""
-    for number in range(2):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run = runs.start_run(connector, trigger="manual")
-    claimed: list[int] = []
-    listing.execute_run(run.pk, dispatch=lambda run_id, ids: claimed.extend(ids))
-    first = SourceFile.objects.get(key="incoming/f0.csv")
-    s3_client.put_object(
-        Bucket=bucket,
-        Key="done/f0.csv",
-        Body=good(0).encode(),
-        Metadata={LEDGER_META: str(first.pk)},
-    )
-    inline.process_batch(run.pk, claimed)
-    first.refresh_from_db()
-    assert (first.state, first.destination_key) == (FileState.MOVED, "done/f0.csv")
-    assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
-
-
-def test_tagged_files_are_copied_so_that_they_keep_their_tags(
-    connector, bucket, s3_client, calls
-) -> None:
-    put(s3_client, bucket, "incoming/plain.csv", good(0))
-    s3_client.put_object(
-        Bucket=bucket, Key="incoming/tagged.csv", Body=good(1).encode(), Tagging="team=crm"
-    )
-    run = run_now(connector)
-    assert run.status == RunStatus.SUCCEEDED
-    tags = s3_client.get_object_tagging(Bucket=bucket, Key="done/tagged.csv")["TagSet"]
-    assert tags == [{"Key": "team", "Value": "crm"}]
-    assert calls["copy_object"] == 1 + 1  # the tagged file, the probe's; the other was PUT
-
-
-def test_with_conditional_writes_off_files_are_copied(
-    connector, bucket, s3_client, calls, settings
-) -> None:
-    settings.S3_CONDITIONAL_WRITES = "off"
-    for number in range(2):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run_now(connector)
-    assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
-    assert calls["copy_object"] == 2 and "put_object" not in calls
-
-
-@pytest.fixture
-def ignoring_proxy(moto_url: str, settings: Any) -> Iterator[FaultProxy]:
-    """An endpoint that ignores If-None-Match, as some S3-compatible stores do."""
-    with fault_proxy(moto_url) as running:
-        running.drop_headers = {"if-none-match"}
-        settings.S3_ALLOWED_ENDPOINTS = [moto_url, running.url]
-        yield running
-
-
-def test_an_endpoint_that_ignores_the_condition_is_found_out_and_gets_copies(
-    alice, bucket, s3_endpoint, s3_client, ignoring_proxy, calls
-) -> None:
-    connector = make_connector(alice, bucket=bucket, endpoint=ignoring_proxy.url)
-    put(s3_client, bucket, "done/f0.csv", "someone else's file")
-    for number in range(2):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run = run_now(connector)
-    assert run.status == RunStatus.SUCCEEDED
-    assert s3_client.get_object(Bucket=bucket, Key="done/f0.csv")["Body"].read() == (
-        b"someone else's file"
-    )
-    first = SourceFile.objects.get(key="incoming/f0.csv")
-    assert first.destination_key == f"done/f0-{first.pk}.csv"
-    assert calls["copy_object"] == 2 + 1  # the files; the probe's
-    assert calls["put_object"] == 2  # the probe, twice: the second was not refused
-    assert not [key for key in keys(s3_client, bucket) if ".loadbay-probe-" in key]
-
-
-class ReplacedWhileMoving:
-    """The real client, except that DeleteObjects answers as S3 does for a key whose ETag no
-    longer matches (a conditional delete): the source was replaced after it was read."""
-
-    def __init__(self, client: Any, key: str) -> None:
-        self._client, self._key = client, key
-        self.deletes: list[dict[str, Any]] = []
+    def __init__(self, client: Any) -> None:
+        self._client = client
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
         objects = kwargs["Delete"]["Objects"]
-        self.deletes.extend(objects)
-        others = [o for o in objects if o["Key"] != self._key]
-        if others:
-            self._client.delete_objects(Bucket=kwargs["Bucket"], Delete={"Objects": others})
-        error = {"Key": self._key, "Code": "PreconditionFailed", "Message": "At least one..."}
-        return {"Errors": [error] if len(others) < len(objects) else []}
+        return {
+            "Errors": [
+                {"Key": o["Key"], "Code": "AccessDenied", "Message": "Access Denied"}
+                for o in objects
+            ]
+        }
 
 
-def test_a_source_replaced_while_it_was_moved_is_not_deleted(
+def test_a_failed_delete_is_shown_and_retried_never_reingested(
     connector, bucket, s3_client, monkeypatch
 ) -> None:
-    wrapped = wrap_clients(monkeypatch, lambda c: ReplacedWhileMoving(c, "incoming/f0.csv"))
-    for number in range(2):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run = run_now(connector)
+    real = s3_source.shared_s3_client
+    monkeypatch.setattr(tasks.move_files, "max_retries", 0)  # a move is tried twice
+    monkeypatch.setattr(s3_source, "shared_s3_client", lambda params: FailingDeletes(real(params)))
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
+    first = run_now(connector)
+    source_file = SourceFile.objects.get()
+    assert first.status == RunStatus.UNMOVED
+    assert source_file.state == FileState.INGESTED
+    assert "AccessDenied" in source_file.route_error and source_file.route_attempts == 2
 
-    sent = [o for w in wrapped for o in w.deletes if ".loadbay-probe-" not in o["Key"]]
-    etags = {f.key: f'"{f.etag}"' for f in SourceFile.objects.all()}
-    assert sent and all(o["ETag"] == etags[o["Key"]] for o in sent)  # deleted only if unchanged
-    first = SourceFile.objects.get(key="incoming/f0.csv")
-    assert (first.state, first.destination_key) == (FileState.MOVED, "done/f0.csv")
-    assert "incoming/f0.csv" in keys(s3_client, bucket)  # left for the next run
-    assert any("replaced in the source directory" in n for n in run.notes), run.notes
-
-
-def test_a_batch_of_files_locks_their_entity_type_once(connector, bucket, s3_client) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for number in range(3):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    with CaptureQueriesContext(connection) as queries:
-        run = run_now(connector)
-    assert run.files_succeeded == 3
-    locks = [  # the writer's lock (FOR KEY SHARE on PostgreSQL; SQLite has no row locks)
-        q
-        for q in queries
-        if '"entities_entitytype"' in q["sql"]
-        and q["sql"].split()[1] in {"CURRENT_TIMESTAMP", "NULL"}
-    ]
-    assert len(locks) == 1, locks
-
-
-def test_a_batch_for_an_entity_that_is_gone_fails_each_file_saying_so(
-    connector, bucket, s3_client, monkeypatch
-) -> None:
-    from dataclasses import replace
-
-    real = ingestion.ingest_config  # which a batch reads once
-    gone = lambda connector, file_id: replace(real(connector, file_id), entity_type_id=999_999)  # noqa: E731
-    monkeypatch.setattr(batches, "ingest_config", gone)
-    for number in range(2):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run_now(connector)
-    reasons = set(SourceFile.objects.values_list("failure_reason", flat=True))
-    assert reasons == {"the entity (id 999999) this connector writes into no longer exists"}
-
-
-class KnowsNoConditionalDeletes:
-    """The real client, except that DeleteObjects with ETags is refused as malformed, as an
-    endpoint that does not know conditional deletes answers."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.refused = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
-        if any("ETag" in o for o in kwargs["Delete"]["Objects"]):
-            from botocore.exceptions import ClientError
-
-            self.refused += 1
-            error = {"Error": {"Code": "MalformedXML", "Message": "The XML is not well-formed"}}
-            raise ClientError(error, "DeleteObjects")
-        return self._client.delete_objects(**kwargs)
-
-
-def test_an_endpoint_without_conditional_deletes_gets_plain_ones(
-    connector, bucket, s3_client, monkeypatch
-) -> None:
-    wrapped = wrap_clients(monkeypatch, KnowsNoConditionalDeletes)
-    for number in range(2):
-        put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-    run = run_now(connector)
-    assert run.status == RunStatus.SUCCEEDED
-    assert sum(w.refused for w in wrapped) >= 1
-    assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
-    assert set(SourceFile.objects.values_list("state", flat=True)) == {FileState.MOVED}
-
-
-def test_an_endpoint_that_refuses_the_probe_gets_copies(
-    alice, bucket, s3_endpoint, s3_client, moto_url, settings, calls
-) -> None:
-    from tests.support.fault_proxy import Rule
-
-    with fault_proxy(moto_url) as proxy:
-        settings.S3_ALLOWED_ENDPOINTS = [moto_url, proxy.url]
-        proxy.rules.append(Rule("PUT", ".loadbay-probe-", "403"))
-        connector = make_connector(alice, bucket=bucket, endpoint=proxy.url)
-        for number in range(2):
-            put(s3_client, bucket, f"incoming/f{number}.csv", good(number))
-        run = run_now(connector)
-    assert run.status == RunStatus.SUCCEEDED
-    assert keys(s3_client, bucket) == ["done/f0.csv", "done/f1.csv"]
-    assert calls["copy_object"] == 2 and calls["put_object"] == 1  # the refused probe only
+    monkeypatch.setattr(s3_source, "shared_s3_client", real)
+    second = run_now(connector)
+    assert second.records_created == 0 and Record.objects.count() == 2
+    assert keys(s3_client, bucket) == ["done/good.csv"]
+    source_file.refresh_from_db()
+    assert source_file.state == FileState.MOVED and source_file.route_error == ""
 
 
 # --- the error report follows the file's no-overwrite rule ----------------------------------
-
-
-@pytest.fixture
-def proxied(moto_url: str, s3_endpoint: str, settings: Any) -> Iterator[FaultProxy]:
-    with fault_proxy(moto_url) as running:
-        settings.S3_ALLOWED_ENDPOINTS = [moto_url, running.url]
-        yield running
 
 
 def breaking(proxy: FaultProxy, way: str) -> None:

@@ -1,15 +1,17 @@
-"""Run pages: history with filters, a run's report, live progress, CSV export, access."""
+"""Run pages: history with filters, a run's report, live progress, CSV export, access, and Run
+now refused with the reason (on the connector's page and in admin)."""
 
 import csv
 import io
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
-from ingest import inline, reports, runs
+from ingest import inline, runs
 from ingest.models import Run
-from tests.support.factories import BAD_CSV, GOOD_CSV, make_connector, put
+from tests.support.factories import BAD_CSV, GOOD_CSV, REFUSED, make_connector, put, revoke
+from tests.support.pages import report_text, signed_in
 
 
 @pytest.fixture
@@ -18,12 +20,6 @@ def finished_run(alice, bucket, s3_endpoint, s3_client) -> Run:
     put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
     return inline.run_inline(runs.start_run(connector, trigger="manual", user=alice))
-
-
-def signed_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_run_page_shows_each_file_and_each_bad_row(alice, finished_run) -> None:
@@ -67,12 +63,6 @@ def test_progress_is_served_as_json(alice, finished_run) -> None:
     assert (progress["files_succeeded"], progress["files_failed"]) == (1, 1)
 
 
-def report_text(user: Any, run: Run) -> tuple[str, str]:
-    """(Content-Type, body) of the run's CSV export."""
-    response = signed_in(user).get(run.get_absolute_url() + "report.csv")
-    return response["Content-Type"], b"".join(response.streaming_content).decode("utf-8")
-
-
 def test_the_report_exports_files_and_bad_rows_as_csv(alice, finished_run) -> None:
     content_type, text = report_text(alice, finished_run)
     assert content_type == "text/csv; charset=utf-8"
@@ -83,35 +73,6 @@ def test_the_report_exports_files_and_bad_rows_as_csv(alice, finished_run) -> No
     assert ("incoming/bad.csv", "3") in by_file
     bad = next(r for r in rows if r["error_line"] == "3")
     assert bad["error_column"] == "email" and "not an email address" in bad["error_reason"]
-
-
-def test_report_cells_cannot_become_spreadsheet_formulas() -> None:
-    lines = list(reports.csv_lines(iter([["=1+1", "-2", "@x", "+y", "\t=z", " =w", "plain"]])))
-    assert lines == ['\ufeff"\'=1+1","\'-2","\'@x","\'+y","\'\t=z","\' =w","plain"\r\n']
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-@pytest.mark.parametrize("separator", [",", ";", "\t", "|"])
-def test_no_locale_splits_a_report_cell_into_a_formula(
-    alice, bucket, s3_endpoint, s3_client, separator
-) -> None:
-    """A spreadsheet whose list separator is ";" (or tab, or |) splits a line there whatever
-    its quotes: the key x;=1+2;y.csv must not give it a cell =1+2."""
-    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
-    put(s3_client, bucket, "incoming/x;=1+2;y.csv", BAD_CSV)
-    put(s3_client, bucket, "incoming/a|@SUM(1)\t-3,+4.csv", BAD_CSV)
-    run = inline.run_inline(runs.start_run(connector, trigger="manual", user=alice))
-    _, text = report_text(alice, run)
-    assert "x;'=1+2;y.csv" in text
-    for line in text.removeprefix("\ufeff").splitlines():
-        cells = [c.strip('"') for c in line.split(separator)]
-        cells += next(csv.reader([line], delimiter=separator))
-        risky = [c for c in cells if c.startswith(FORMULA_STARTS)]
-        assert not risky, (separator, line)
-    keys = {row["file"] for row in csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))}
-    assert keys == {"incoming/x;'=1+2;y.csv", "incoming/a|'@SUM(1)\t'-3,'+4.csv"}
 
 
 def test_others_get_404_on_every_run_url(charlie, finished_run) -> None:
@@ -141,3 +102,26 @@ def test_run_now_on_a_disabled_connector_says_why(alice, finished_run) -> None:
     response = signed_in(alice).post(f"/connectors/{connector.pk}/run/", follow=True)
     assert "is disabled; enable it to run it" in response.content.decode()
     assert Run.objects.filter(connector=connector).count() == 1
+
+
+def test_the_run_now_button_says_why_it_was_refused(alice, connector) -> None:
+    revoke(alice)
+    client = Client()
+    client.force_login(alice)
+    response = client.post(f"/connectors/{connector.pk}/run/", follow=True)
+    assert REFUSED in response.content.decode()
+    assert not Run.objects.exists()
+
+
+def test_the_admin_run_now_action_says_why_it_was_refused(alice, connector) -> None:
+    revoke(alice)
+    root = User.objects.create_superuser("root", "", "pw-for-tests-only")
+    client = Client()
+    client.force_login(root)
+    response = client.post(
+        "/admin/connectors/connector/",
+        {"action": "run_now", "_selected_action": [connector.pk]},
+        follow=True,
+    )
+    assert "A" + REFUSED[1:] in response.content.decode()  # admin capitalises its messages
+    assert not Run.objects.exists()

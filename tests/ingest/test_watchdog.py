@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from entities.models import Record
-from ingest import ingestion, listing, runs, tasks, watchdog
+from ingest import ingestion, listing, runs, watchdog
 from ingest.models import ConnectorLock, FileState, Run, RunStatus, SourceFile
 from ingest.s3.client import client_for
 from tests.support.factories import GOOD_CSV, keys, put, run_now
@@ -151,18 +151,6 @@ def test_a_run_holding_its_listing_lock_is_left_alone(connector) -> None:
     ConnectorLock.objects.update(locked_until=now + timedelta(seconds=60))
 
     assert watchdog.sweep(now=now).runs_finished == []
-
-
-def test_the_watchdog_is_a_task_celery_beat_runs_every_few_minutes(connector) -> None:
-    entry = settings.CELERY_BEAT_SCHEDULE["ingest-watchdog"]
-    assert entry["task"] == tasks.watchdog.name == "ingest.tasks.watchdog"
-    assert entry["schedule"] == settings.INGEST_WATCHDOG_SECONDS == 300
-    run = runs.start_run(connector, trigger="manual")
-    Run.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(hours=3))
-
-    tasks.watchdog()
-
-    assert Run.objects.get(pk=run.pk).status == RunStatus.FAILED
 
 
 @pytest.mark.django_db(transaction=True)

@@ -113,3 +113,37 @@ def run_now(connector: Any, user: Any = None) -> Any:
     from ingest.runs import start_run
 
     return run_inline(start_run(connector, trigger="manual", user=user))
+
+
+def revoke(user: Any) -> None:
+    """Take the user's access to Profile away (as an administrator does in admin)."""
+    EntityAccess.objects.filter(user=user, entity_type__name="Profile").delete()
+
+
+# What a run of alice's connector is refused with once revoke(alice).
+REFUSED = "alice, who owns this connector and whose access its runs use, may not write into Profile"
+
+
+def good(number: int) -> str:
+    """GOOD_CSV with ids of its own (p1-<number>, p2-<number>)."""
+    return GOOD_CSV.replace("p1", f"p1-{number}").replace("p2", f"p2-{number}")
+
+
+def ids_as(text: str, letter: str) -> str:
+    """The file with its ids p1, p2, ... renamed <letter>1, <letter>2, ..."""
+    return text.replace("\np", f"\n{letter}")
+
+
+# A source file's two versions, for tests of a source replaced while a run has it.
+V1 = "profile_id,first_name,last_name,email\np1,Ada,Lovelace,ada@example.com\n"
+V2 = V1 + "p9,Grace,Hopper,grace@example.com\n"  # the customer's new version: p9 is in it only
+
+
+def body(s3_client: Any, bucket: str, key: str) -> str:
+    """The object's content, as text."""
+    return s3_client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+# A file nested deeper than any parser may recurse.
+DEEP = 100_000
+DEEP_JSON = "[" + "[" * DEEP + "]" * DEEP + "]"

@@ -6,23 +6,16 @@ aside only for what the exact path rejects (or, writing JSON by hand, would need
 
 import json
 import string
-from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from entities.models import EntityField, EntityType, FieldType
 from entities.validation import FieldSpec
 from ingest.types import ParsedRow
-from ingest.writing.compiled import (
-    block_cleaner,
-    block_cleaner_source,
-    row_cleaner,
-    row_cleaner_source,
-)
+from ingest.writing.compiled import block_cleaner, row_cleaner, row_cleaner_source
 from ingest.writing.jsontext import dumps
 from ingest.writing.plan import Plan, plan_for
 from ingest.writing.rows import clean_row, external_id
@@ -339,17 +332,3 @@ def test_names_from_the_entity_and_the_file_never_enter_the_code(field, column) 
     code = row_cleaner_source(plan).split("\ndef factory")[1]
     assert code == row_cleaner_source(reference).split("\ndef factory")[1]
     assert "#" not in code
-
-
-@pytest.mark.django_db
-def test_show_cleaner_prints_the_generated_source() -> None:
-    out = StringIO()
-    call_command("show_cleaner", "Profile", stdout=out)
-    plan = plan_for(config_for(EntityType.objects.get(name="Profile")))
-    assert out.getvalue().strip() == row_cleaner_source(plan)
-    assert "# v0: field 'profile_id' (text, required) from column 'profile_id'" in out.getvalue()
-    out = StringIO()
-    call_command("show_cleaner", "Profile", "--block", stdout=out)
-    header = tuple(m.column for m in plan.mapped)
-    expected = block_cleaner_source(plan, header, encoded=True, clean_block=False)
-    assert out.getvalue().strip() == expected
