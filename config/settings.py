@@ -260,10 +260,15 @@ S3_ALLOWED_ENDPOINTS: list[str] = [
         *([LOADBAY_DEMO_S3_URL] if LOADBAY_DEMO else []),
     ]
 ]
-# The AWS principal that assumes customers' roles; shown in the trust policy.
-LOADBAY_AWS_PRINCIPAL_ARN = env.str(
-    "LOADBAY_AWS_PRINCIPAL_ARN", default="arn:aws:iam::000000000000:root"
-)
+# The AWS principal Loadbay runs as, which customers' roles trust; shown in the trust policy.
+# Unset (''): the wizard and Test connection say that the administrator must set it. Older
+# .env.example files carried a placeholder that names no one; it counts as unset.
+LOADBAY_AWS_PRINCIPAL_ARN = env.str("LOADBAY_AWS_PRINCIPAL_ARN", default="").strip()
+if LOADBAY_AWS_PRINCIPAL_ARN == "arn:aws:iam::000000000000:root":
+    LOADBAY_AWS_PRINCIPAL_ARN = ""
+if LOADBAY_DEMO and not LOADBAY_AWS_PRINCIPAL_ARN:
+    # The local demo's STS (moto) answers for its default account, whatever the role trusts.
+    LOADBAY_AWS_PRINCIPAL_ARN = "arn:aws:iam::123456789012:user/loadbay-demo"
 # Where STS is reached for IAM-role connectors (blank: AWS). Tests point it at moto.
 LOADBAY_STS_ENDPOINT_URL = env.str(
     "LOADBAY_STS_ENDPOINT_URL", default=LOADBAY_DEMO_S3_URL if LOADBAY_DEMO else ""

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 # A fixed Fernet key used only by the test suite.
 os.environ.setdefault("LOADBAY_ENCRYPTION_KEY", "dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=")
+# An installation whose administrator set Loadbay's AWS principal (tests of it unset say so).
+os.environ.setdefault("LOADBAY_AWS_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/loadbay-tests")
 
 from config.settings import *  # noqa: F403
 

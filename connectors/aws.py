@@ -88,6 +88,19 @@ MESSAGES = {
 }
 
 
+PRINCIPAL_UNSET = (
+    "Loadbay's AWS principal is not set: the administrator must set LOADBAY_AWS_PRINCIPAL_ARN "
+    "to the ARN of the IAM user or role Loadbay runs as. Until then there is no trust policy "
+    "to add to your role, and an IAM-role connector cannot be set up."
+)
+
+
+def loadbay_principal() -> str:
+    """The AWS principal Loadbay runs as (LOADBAY_AWS_PRINCIPAL_ARN), which a customer's role
+    trusts; '' when the administrator has not set it (then PRINCIPAL_UNSET says so)."""
+    return str(settings.LOADBAY_AWS_PRINCIPAL_ARN)
+
+
 def _client_config() -> Config:
     return Config(
         connect_timeout=10,
@@ -138,10 +151,12 @@ def _assume_role(params: S3Params) -> Credentials:
     except (ClientError, BotoCoreError) as exc:
         error = describe_error(exc, action=f"Assuming role {params.iam_role_arn}")
         if error.code == "AccessDenied":
+            principal = loadbay_principal()
+            trusted = principal or "Loadbay's AWS principal (LOADBAY_AWS_PRINCIPAL_ARN, not set)"
             raise S3AccessError(
                 f"Assuming role {params.iam_role_arn} was refused: its trust policy must allow "
-                f"sts:AssumeRole for {settings.LOADBAY_AWS_PRINCIPAL_ARN} with External ID "
-                f"{params.external_id}.",
+                f"sts:AssumeRole for {trusted} with External ID {params.external_id}."
+                + ("" if principal else " " + PRINCIPAL_UNSET),
                 code="AccessDenied",
             ) from exc
         raise error from exc

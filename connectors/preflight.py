@@ -8,21 +8,46 @@ from collections.abc import Callable
 from botocore.exceptions import BotoCoreError, ClientError
 from django.views.decorators.debug import sensitive_variables
 
-from connectors.aws import S3AccessError, S3Client, S3Params, describe_error, make_s3_client
+from connectors.aws import (
+    PRINCIPAL_UNSET,
+    S3AccessError,
+    S3Client,
+    S3Params,
+    describe_error,
+    loadbay_principal,
+    make_s3_client,
+)
 from connectors.checks import Check
+from connectors.models import AuthType
 from connectors.paths import PROBE_PREFIX, is_probe_key
 
 PROBE_BODY = b"Loadbay permission probe; safe to delete.\n"
 # Errors of the settings themselves, before any request: no permission is missing.
 SETUP_ERRORS = {"EndpointInvalid", "EndpointNotAllowed", "ClientSetupFailed", "SecretUnreadable"}
+# The error codes that mean a request was refused for want of a permission (S3-compatible
+# stores may answer a bare 403).
+DENIED_CODES = {"AccessDenied", "403", "Forbidden"}
+# Failures of the listing after which no other check can tell anything: the key or the
+# endpoint is wrong, not a permission (a missing bucket is named on its own).
+FATAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "EndpointConnectionError"}
+LIST_SOURCE = "List the Source Files Directory"
+
+
+def _failed(name: str, permission: str, error: S3AccessError) -> Check:
+    return Check(
+        name=name,
+        ok=False,
+        detail=str(error),
+        permission=permission,
+        denied=error.code in DENIED_CODES,
+    )
 
 
 def _attempt(name: str, permission: str, call: Callable[[], str]) -> Check:
     try:
         detail = call()
     except (ClientError, BotoCoreError) as exc:
-        error = describe_error(exc, action=name)
-        return Check(name=name, ok=False, detail=str(error), permission=permission)
+        return _failed(name, permission, describe_error(exc, action=name))
     return Check(name=name, ok=True, detail=detail, permission=permission)
 
 
@@ -90,18 +115,47 @@ def setup_failed(error: S3AccessError) -> list[Check]:
     """The result when no client could be built: what is wrong, as a failed check."""
     if error.code in SETUP_ERRORS:
         return [Check(name="Use these settings", ok=False, detail=str(error))]
-    return [Check(name="Authenticate", ok=False, detail=str(error), permission="sts:AssumeRole")]
+    return [_failed("Authenticate", "sts:AssumeRole", error)]
+
+
+def _principal_checks(params: S3Params) -> list[Check]:
+    """For an IAM role: a failed check when the administrator has not set the principal the
+    role must trust (the role may still be assumed, but no trust policy can be written)."""
+    if params.auth_type != AuthType.IAM_ROLE or loadbay_principal():
+        return []
+    return [Check(name="Loadbay's AWS principal", ok=False, detail=PRINCIPAL_UNSET)]
+
+
+def _check_listing(
+    client: S3Client, params: S3Params, found: dict[str, str | None]
+) -> tuple[Check, bool]:
+    """The listing check, and whether the other checks can still tell anything after it. A
+    missing bucket is named as such, with no permission (it is not one)."""
+    try:
+        found["key"] = _first_file(client, params)
+    except (ClientError, BotoCoreError) as exc:
+        error = describe_error(exc, action=LIST_SOURCE)
+        if error.code == "NoSuchBucket":
+            where = f" at {params.endpoint_url}" if params.endpoint_url else ""
+            detail = (
+                f"The bucket {params.bucket} does not exist{where} (NoSuchBucket): check the "
+                "Bucket name."
+            )
+            return Check(name="Find the bucket", ok=False, detail=detail), False
+        return _failed(LIST_SOURCE, "s3:ListBucket", error), error.code not in FATAL_CODES
+    listed = f"Listed {_where(params.bucket, params.source_path)}."
+    return Check(name=LIST_SOURCE, ok=True, detail=listed, permission="s3:ListBucket"), True
 
 
 @sensitive_variables()
 def run_checks(params: S3Params) -> list[Check]:
     """Every check the connector's settings call for, in order; stops only if nothing works."""
+    checks = _principal_checks(params)
     try:
         client = make_s3_client(params)
     except S3AccessError as exc:
-        return setup_failed(exc)
-    checks: list[Check] = []
-    if params.auth_type == "iam_role":
+        return checks + setup_failed(exc)
+    if params.auth_type == AuthType.IAM_ROLE:
         checks.append(
             Check(
                 name="Authenticate",
@@ -111,21 +165,9 @@ def run_checks(params: S3Params) -> list[Check]:
             )
         )
     found: dict[str, str | None] = {}
-
-    def listing() -> str:
-        found["key"] = _first_file(client, params)
-        return f"Listed {_where(params.bucket, params.source_path)}."
-
-    listed = _attempt("List the Source Files Directory", "s3:ListBucket", listing)
+    listed, go_on = _check_listing(client, params, found)
     checks.append(listed)
-    if not listed.ok and listed.detail.endswith(
-        (
-            "(NoSuchBucket)",
-            "(InvalidAccessKeyId)",
-            "(SignatureDoesNotMatch)",
-            "(EndpointConnectionError)",
-        )
-    ):
+    if not go_on:
         return checks
     checks.append(_check_read(client, params, found.get("key")))
     checks.append(_check_delete_in_source(client, params))

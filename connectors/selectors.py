@@ -1,5 +1,5 @@
-"""Who may see and do what with a connector (anything a user may not see is a 404), and
-whether its owner's access to its entity lets it be saved and run."""
+"""Who may see and do what with a connector (anything a user may not see is a 404), who may
+share it, and whether its owner's access to its entity lets it be saved and run."""
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as Account
@@ -10,6 +10,7 @@ from connectors.models import (
     DELETING_INTEGRATION_TYPES,
     AccessLevel,
     Connector,
+    ConnectorShare,
     IntegrationType,
 )
 from entities.access import may_delete, may_write
@@ -40,6 +41,17 @@ def get_connector_for(user: User, pk: int, *, needs: int = AccessLevel.VIEW) -> 
     if connector is None or access_level(user, connector) < needs:
         raise Http404("No such connector")
     return connector
+
+
+def may_change_shares(user: User, connector: Connector | None) -> bool:
+    """Whether `user` may say who `connector` is shared with: its owner and users with full
+    access may; anyone may for a new connector (None), which they will own."""
+    return connector is None or access_level(user, connector) >= AccessLevel.FULL
+
+
+def shares_of(connector: Connector) -> list[ConnectorShare]:
+    """The connector's shares, by group name, each with its group."""
+    return list(connector.shares.select_related("group").order_by("group__name"))
 
 
 def entity_access_refusal(

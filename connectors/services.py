@@ -1,14 +1,16 @@
-"""Writes to connectors: save from the wizard, schedule, enable/disable, delete."""
+"""Writes to connectors: save from the wizard (with its shares), schedule, enable/disable,
+delete."""
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from connectors.models import Connector
-from connectors.selectors import entity_access_refusal
+from connectors.models import AccessLevel, Connector, ConnectorShare
+from connectors.selectors import entity_access_refusal, may_change_shares
 from connectors.sources import get_source
 from entities.models import EntityType
 
@@ -31,6 +33,16 @@ class EntityAccessDenied(Exception):
     for its Integration Type; str() says who and what."""
 
 
+class SharingDenied(Exception):
+    """The acting user may not change who the connector is shared with (only its owner and
+    users with full access may); str() says so."""
+
+
+SHARING_DENIED = (
+    "Only the connector's owner and users with full access may change who it is shared with."
+)
+
+
 @transaction.atomic
 def save_connector(
     *,
@@ -42,10 +54,17 @@ def save_connector(
     source: dict[str, Any],
     source_settings: dict[str, Any],
     external_id: str = "",
+    shares: Mapping[Group, int] | None = None,
 ) -> Connector:
     """Create (connector=None) or update a connector from the wizard's cleaned data. `actor`
     (the owner if not given) is who saves it; both need access to the entity for the
-    connector's Integration Type, or EntityAccessDenied is raised and nothing is saved."""
+    connector's Integration Type, or EntityAccessDenied is raised and nothing is saved.
+    `shares` (group → AccessLevel) replaces whom the connector is shared with; None keeps it
+    as it is (a new connector: shared with no one). Only the owner and users with full access
+    may pass shares for an existing connector, or SharingDenied is raised and nothing is
+    saved."""
+    if shares is not None and not may_change_shares(actor or owner, connector):
+        raise SharingDenied(SHARING_DENIED)
     refusal = entity_access_refusal(
         owner=owner,
         actor=actor or owner,
@@ -64,8 +83,21 @@ def save_connector(
     connector.description = source.get("description", "")
     connector.save()
     get_source(connector.source_type).save(connector, source_settings, external_id=external_id)
+    if shares is not None:
+        replace_shares(connector, shares)
     sync_schedule(connector)
     return connector
+
+
+def replace_shares(connector: Connector, shares: Mapping[Group, int]) -> None:
+    """Share the connector with exactly these groups, each with its AccessLevel (ValueError
+    for anything else); callers check who may (see save_connector)."""
+    levels = {group: AccessLevel(access) for group, access in shares.items()}
+    connector.shares.exclude(group__in=[group.pk for group in levels]).delete()
+    for group, access in levels.items():
+        ConnectorShare.objects.update_or_create(
+            connector=connector, group=group, defaults={"access": access}
+        )
 
 
 def sync_schedule(connector: Connector) -> None:

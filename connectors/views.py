@@ -9,9 +9,15 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from connectors import services
-from connectors.checks import Check
+from connectors.checks import Check, verdict
 from connectors.models import AccessLevel, Connector
-from connectors.selectors import access_level, get_connector_for, run_refusal, visible_connectors
+from connectors.selectors import (
+    access_level,
+    get_connector_for,
+    run_refusal,
+    shares_of,
+    visible_connectors,
+)
 from connectors.sources import source_for
 from ingest.selectors import files_waiting_to_move, runs_of
 
@@ -36,6 +42,9 @@ def _detail(
         "can_edit": level >= AccessLevel.EDIT,
         "can_delete": level >= AccessLevel.FULL,
         "connection_checks": checks,
+        "connection_verdict": verdict(checks) if checks is not None else None,
+        "shares": shares_of(connector),
+        "owner_access": AccessLevel.FULL.label,
         "run_refusal": run_refusal(connector),
         "recent_runs": runs_of(connector)[:5],
         "waiting_files": files_waiting_to_move(connector)[:20],

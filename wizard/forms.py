@@ -150,7 +150,9 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
         label="Run on a schedule",
         required=False,
         initial=True,
-        help_text="Poll the source directory for new files automatically.",
+        help_text="On by default: every 30 minutes (or as set in Poll every, below) Loadbay "
+        "looks for new files in the Source Files Directory and ingests them. Untick it to run "
+        "the connector only with Run now.",
     )
     poll_interval_minutes = forms.IntegerField(
         label="Poll every (minutes)", min_value=1, max_value=10080, initial=30

@@ -1,18 +1,22 @@
 """What the wizard's Review step lists: every setting of the earlier steps, by section, the
-source's settings as its Source summarises them (secrets masked)."""
+source's settings as its Source summarises them (secrets masked), and whom the connector is
+shared with."""
 
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth.models import Group, User
+
 from connectors.models import (
     DELETING_INTEGRATION_TYPES,
+    AccessLevel,
     FileFormat,
     IntegrationType,
     sync_limit_text,
 )
 from connectors.sources.base import Source, SummaryRows
 from entities.models import EntityType
-from wizard.steps import ENTITY, ENTITY_SETTINGS, SOURCE, SOURCE_SETTINGS, STEP_TITLES
+from wizard.steps import ENTITY, ENTITY_SETTINGS, SHARE, SOURCE, SOURCE_SETTINGS, STEP_TITLES
 
 
 def review_sections(
@@ -23,8 +27,12 @@ def review_sections(
     source_step: Mapping[str, Any],
     source_settings: Mapping[str, Any],
     external_id: str,
+    owner: User,
+    shares: Mapping[Group, int],
+    shares_kept: bool = False,
 ) -> list[dict[str, Any]]:
-    """The Review step's sections: a title, the step its Back link goes to, and its rows."""
+    """The Review step's sections: a title, the step its Back link goes to, its rows, and a
+    note. `shares_kept`: the user may not change the shares, which are kept as they are."""
     return [
         {
             "title": STEP_TITLES[ENTITY] + " and " + STEP_TITLES[ENTITY_SETTINGS],
@@ -46,7 +54,25 @@ def review_sections(
             "step": SOURCE_SETTINGS,
             "rows": source.summary(source_settings, external_id=external_id),
         },
+        {
+            "title": STEP_TITLES[SHARE],
+            "step": SHARE,
+            "rows": share_rows(owner, shares),
+            "note": "Kept as they are: only the owner and users with full access change them."
+            if shares_kept
+            else "",
+        },
     ]
+
+
+def share_rows(owner: User, shares: Mapping[Group, int]) -> SummaryRows:
+    """Who has which access: the owner (always full), then each group, by name."""
+    rows = [(f"{owner.get_username()} (owner)", AccessLevel.FULL.label)]
+    for group, access in sorted(shares.items(), key=lambda item: item[0].name):
+        rows.append((f"Group {group.name}", AccessLevel(access).label))
+    if not shares:
+        rows.append(("Groups", "not shared with any group"))
+    return rows
 
 
 def _entity_rows(entity_type: EntityType | None, settings: Mapping[str, Any]) -> SummaryRows:

@@ -1,5 +1,7 @@
 """The connector setup wizard: Entity Selection → Entity Specific Settings → Source Selection →
-Source Specific Settings → Review. New connectors and edits use the same wizard.
+Source Specific Settings → Share Settings → Review. New connectors and edits use the same
+wizard; editing, Share Settings is a step only for the connector's owner and users with full
+access (formtools' condition_dict), and the others' edits keep its shares as they are.
 
 Built on formtools' SessionWizardView through its documented hooks only: get_form,
 get_form_kwargs and get_form_initial build each step's form (step 4's comes from the chosen
@@ -13,7 +15,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser, Group, User
 from django.core.exceptions import PermissionDenied
 from django.forms import Form
 from django.http import (
@@ -29,8 +31,9 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from formtools.wizard.views import SessionWizardView
 
 from connectors import services
+from connectors.checks import verdict
 from connectors.models import AccessLevel, Connector
-from connectors.selectors import get_connector_for
+from connectors.selectors import get_connector_for, may_change_shares, shares_of
 from connectors.sources import DEFAULT_SOURCE, get_source, secret_field_names
 from connectors.sources.base import Source
 from entities.models import EntityType
@@ -42,7 +45,22 @@ from wizard.forms import (
     SourceSelectionForm,
 )
 from wizard.review import review_sections
-from wizard.steps import ENTITY, ENTITY_SETTINGS, REVIEW, SOURCE, SOURCE_SETTINGS, STEP_TITLES
+from wizard.share_form import ShareSettingsForm, share_initial
+from wizard.steps import (
+    ENTITY,
+    ENTITY_SETTINGS,
+    REVIEW,
+    SHARE,
+    SOURCE,
+    SOURCE_SETTINGS,
+    STEP_TITLES,
+)
+
+
+def shows_share_settings(wizard: "ConnectorWizard") -> bool:
+    """Whether Share Settings is one of the wizard's steps: for a new connector, and, editing,
+    for its owner and users with full access (see connectors.selectors.may_change_shares)."""
+    return may_change_shares(wizard.request.user, wizard.connector)
 
 
 # Error reports never show a secret: not as a posted field, nor in any frame below dispatch
@@ -58,8 +76,10 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
         (ENTITY_SETTINGS, EntitySettingsForm),
         (SOURCE, SourceSelectionForm),
         (SOURCE_SETTINGS, Form),  # replaced by the chosen source's settings form
+        (SHARE, ShareSettingsForm),
         (REVIEW, ReviewForm),
     ]
+    condition_dict = {SHARE: shows_share_settings}
     template_name = "wizard/wizard.html"
     connector: Connector | None = None
 
@@ -131,6 +151,8 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
                 external_id=self._external_id(),
                 held_secrets=self._held_secrets(source),
             )
+        if step == SHARE:
+            return {"owner": self._owner()}
         return {}
 
     def get_form_initial(self, step: str) -> dict[str, Any]:
@@ -156,17 +178,26 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             }
         if step == SOURCE_SETTINGS and connector.source_type == self._source().key:
             return self._source().initial_from(connector)
+        if step == SHARE:
+            return share_initial(connector)
         return {}
 
     def get_form(self, step: str | None = None, data: Any = None, files: Any = None) -> Form:
         """The form of `step`, or of the current step. The current step is never one whose
-        earlier steps are incomplete (posted, or gone to, out of order): the first incomplete
-        step becomes current instead, with what it holds."""
+        earlier steps are incomplete (posted, or gone to, out of order), nor one the wizard
+        does not have: the first incomplete step becomes current instead, with what it
+        holds."""
         if step is None:
             step = self.steps.current
             if data is not None and self.storage.current_step is None:
                 # No wizard in the session (it expired): the page's step is the one posted.
                 step = self._posted_step()
+            if step not in self.steps.all:
+                # Not one of this wizard's steps: Share Settings posted by a user who may not
+                # change the shares (or a made-up name). Nothing posted is taken; the first
+                # incomplete step, or else Review, is shown.
+                self.storage.current_step = step = REVIEW
+                data, files = None, None
             missing = self._first_incomplete_step_before(step)
             if missing is not None:
                 self.storage.current_step = step = missing
@@ -218,7 +249,10 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
     def _posted_step(self) -> str:
         """The step whose fields were posted (as the page's management form says)."""
         posted = self.request.POST.get(f"{self.prefix}-current_step", "")
-        return posted if posted in self.steps.all else self.steps.current
+        if posted in self.steps.all:
+            return posted
+        current = self.steps.current
+        return current if current in self.steps.all else REVIEW
 
     def render_goto_step(self, goto_step: str, **kwargs: Any) -> HttpResponse:
         """Back names an earlier step: what was typed on the step being left is kept first
@@ -251,7 +285,7 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             cleaned = held
         self.storage.current_step = step
         checks = self._source().test_settings(cleaned, external_id=self._external_id())
-        return self.render(form, connection_checks=checks)
+        return self.render(form, connection_checks=checks, connection_verdict=verdict(checks))
 
     # --- display ----------------------------------------------------------------------------
 
@@ -268,6 +302,9 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             for i, key in enumerate(self.steps.all)
         ]
         context["step_title"] = STEP_TITLES[self.steps.current]
+        context["marks_required"] = form is not None and any(
+            field.required for field in form.fields.values()
+        )
         context["connector"] = self.connector
         context["source"] = self._source()
         if self.steps.current == REVIEW:
@@ -283,13 +320,28 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             source_step=self.get_cleaned_data_for_step(SOURCE) or {},
             source_settings=self.get_cleaned_data_for_step(SOURCE_SETTINGS) or {},
             external_id=self._external_id(),
+            owner=self._owner(),
+            shares=self._shares(),
+            shares_kept=SHARE not in self.steps.all,
         )
+
+    def _shares(self) -> Mapping[Group, int]:
+        """The shares the connector is saved with: as Share Settings holds them, or (editing,
+        for users who may not change them) as they are."""
+        if SHARE in self.steps.all or self.connector is None:
+            cleaned = self.get_cleaned_data_for_step(SHARE) or {}
+            shares: Mapping[Group, int] = cleaned.get("shares", {})
+            return shares
+        return {share.group: share.access for share in shares_of(self.connector)}
 
     def done(
         self, form_list: Any, form_dict: dict[str, Form], **kwargs: Any
     ) -> HttpResponseRedirect:
         # The steps' forms checked the access already (formtools validates them all again just
-        # before this); the service checks it once more, for access revoked in between.
+        # before this); the service checks it once more, for access revoked in between. Share
+        # Settings is a step only for those who may change the shares (the service checks
+        # that too); without it the shares are kept as they are.
+        share = form_dict.get(SHARE)
         try:
             connector = services.save_connector(
                 owner=self._owner(),
@@ -300,8 +352,9 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
                 source=form_dict[SOURCE].cleaned_data,
                 source_settings=form_dict[SOURCE_SETTINGS].cleaned_data,
                 external_id=self._external_id(),
+                shares=share.cleaned_data["shares"] if share is not None else None,
             )
-        except services.EntityAccessDenied as exc:
+        except (services.EntityAccessDenied, services.SharingDenied) as exc:
             messages.error(self.request, f"Nothing was saved: {exc}")
             return redirect(self.connector or "connectors:list")
         verb = "updated" if self.connector else "created"

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
 from connectors import crypto
+from connectors.aws import PRINCIPAL_UNSET, loadbay_principal
 from connectors.endpoints import InvalidEndpoint, endpoint_origin
 from connectors.key_shapes import key_id_problem, secret_problem
 from connectors.models import AuthType, new_external_id
@@ -74,7 +75,7 @@ def trust_policy(external_id: str) -> str:
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"AWS": settings.LOADBAY_AWS_PRINCIPAL_ARN},
+                "Principal": {"AWS": loadbay_principal()},
                 "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
             }
@@ -98,7 +99,8 @@ class S3SettingsForm(forms.Form):
         choices=AuthType.choices,
         widget=forms.RadioSelect,
         help_text="Access Key ID and Secret: a key pair of an IAM user. IAM role: Loadbay assumes "
-        "a role in your account (recommended).",
+        "a role in your account (recommended). The chosen type's fields are required.",
+        error_messages={"required": "Choose an Authentication Type."},
     )
     access_key_id = forms.CharField(
         label="Access Key ID",
@@ -175,7 +177,19 @@ class S3SettingsForm(forms.Form):
 
     @property
     def principal_arn(self) -> str:
-        return str(settings.LOADBAY_AWS_PRINCIPAL_ARN)
+        """The principal the trust policy names; '' when the administrator has not set it."""
+        return loadbay_principal()
+
+    @property
+    def principal_unset(self) -> str:
+        return PRINCIPAL_UNSET
+
+    @property
+    def secret_required(self) -> bool:
+        """Whether the page marks the Access Key Secret required (for Access Key ID and
+        Secret): no secret is held for it yet, stored or typed earlier."""
+        held = getattr(self, "cleaned_data", {}).get("access_key_secret")
+        return not (self.stored_secret or held)
 
     def _text(self, name: str) -> str:
         """A text field's value, stripped."""

@@ -2,9 +2,24 @@
 // CSV files, and the deletion limit for Sync. The server applies the same rules, so this is
 // convenience, not enforcement. A choice that shows or hides sections is marked
 // data-shows="ATTR" (around its inputs); the sections it controls carry ATTR="the value that
-// shows them". No field is named here: a source's settings template declares its own.
+// shows them". A field that is required while its section is shown has a mark
+// (data-required-mark) shown with it, and its input is aria-required then. No field is named
+// here: a source's settings template declares its own.
 (function () {
   "use strict";
+  function markRequired(section, show) {
+    section.querySelectorAll("[data-required-mark]").forEach(function (mark) {
+      mark.hidden = !show;
+      var field = mark.closest(".field");
+      var input = field ? field.querySelector("input, select, textarea") : null;
+      if (!input) { return; }
+      if (show) {
+        input.setAttribute("aria-required", "true");
+      } else {
+        input.removeAttribute("aria-required");
+      }
+    });
+  }
   function sync(name, attr) {
     var checked = document.querySelector('input[name="' + name + '"]:checked');
     var select = document.querySelector('select[name="' + name + '"]');
@@ -15,6 +30,7 @@
       section.querySelectorAll("input, select, textarea").forEach(function (input) {
         input.disabled = !show;
       });
+      markRequired(section, show);
     });
   }
   function bind(name, attr) {

@@ -174,3 +174,31 @@ def test_allowed_endpoints_are_parsed_as_strictly_as_the_field(
     assert started.returncode != 0
     assert "ImproperlyConfigured" in started.stderr and "S3_ALLOWED_ENDPOINTS" in started.stderr
     assert message in started.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "principal"),
+    [
+        ({"LOADBAY_AWS_PRINCIPAL_ARN": ""}, ""),
+        # The placeholder .env.example used to carry names no one: it counts as unset.
+        ({"LOADBAY_AWS_PRINCIPAL_ARN": "arn:aws:iam::000000000000:root"}, ""),
+        (
+            {"LOADBAY_AWS_PRINCIPAL_ARN": " arn:aws:iam::210987654321:role/loadbay "},
+            "arn:aws:iam::210987654321:role/loadbay",
+        ),
+        (
+            {"LOADBAY_AWS_PRINCIPAL_ARN": "", "LOADBAY_DEMO": "true"},
+            "arn:aws:iam::123456789012:user/loadbay-demo",
+        ),
+    ],
+)
+def test_loadbays_aws_principal_is_what_the_administrator_set_or_unset(
+    env: dict[str, str], principal: str
+) -> None:
+    started = start(
+        code="import django; django.setup(); from django.conf import settings; "
+        "print(repr(settings.LOADBAY_AWS_PRINCIPAL_ARN))",
+        **env,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == repr(principal)

@@ -7,6 +7,7 @@ from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
 from connectors.models import AccessLevel, Connector
+from connectors.selectors import may_change_shares
 from tests.support.factories import grant, make_connector
 
 ENDPOINT = ""
@@ -117,3 +118,17 @@ def test_csrf_is_enforced_on_every_action(alice, connector) -> None:
     ):
         assert client.post(url).status_code == 403, url
     assert Connector.objects.filter(pk=connector.pk, enabled=True).exists()
+
+
+def test_only_the_owner_and_full_access_may_change_the_shares(
+    alice, bob, charlie, team, connector
+) -> None:
+    assert may_change_shares(alice, connector)
+    assert may_change_shares(charlie, None)  # a new connector, which charlie would own
+    assert not may_change_shares(charlie, connector)
+    share = connector.shares.create(group=team, access=AccessLevel.VIEW)
+    levels = [(AccessLevel.VIEW, False), (AccessLevel.EDIT, False), (AccessLevel.FULL, True)]
+    for access, may in levels:
+        share.access = access
+        share.save()
+        assert may_change_shares(bob, connector) is may, access

@@ -324,3 +324,70 @@ def test_the_iam_role_screen_shows_the_trust_policy_with_the_external_id(db) -> 
     f = S3SettingsForm(external_id="loadbay-abc123")
     assert '"sts:ExternalId": "loadbay-abc123"' in f.trust_policy
     assert "sts:AssumeRole" in f.trust_policy
+    assert '"AWS": "arn:aws:iam::123456789012:role/loadbay-tests"' in f.trust_policy
+    assert f.principal_arn == "arn:aws:iam::123456789012:role/loadbay-tests"
+
+
+def test_without_loadbays_principal_the_screen_says_the_administrator_must_set_it(
+    db, settings
+) -> None:
+    settings.LOADBAY_AWS_PRINCIPAL_ARN = ""
+    f = S3SettingsForm(external_id="loadbay-abc123")
+    assert f.principal_arn == ""
+    assert f.principal_unset.startswith(
+        "Loadbay's AWS principal is not set: the administrator must set LOADBAY_AWS_PRINCIPAL_ARN"
+    )
+
+
+def test_no_authentication_type_is_chosen_until_the_user_chooses_one(db) -> None:
+    html = str(S3SettingsForm()["auth_type"])
+    assert 'value="access_key"' in html and 'value="iam_role"' in html
+    assert "checked" not in html
+    assert errors(form(auth_type=""), "auth_type") == "Choose an Authentication Type."
+
+
+def test_the_secret_is_marked_required_until_one_is_held(db) -> None:
+    assert S3SettingsForm().secret_required
+    stored = crypto.encrypt("an-older-secret-value-1234")
+    assert not S3SettingsForm(stored_secret=stored).secret_required
+    typed = form()
+    assert typed.is_valid(), typed.errors
+    assert not typed.secret_required
+
+
+def step_4_page(user: Any) -> str:
+    """The S3 Source Specific Settings step as the wizard renders it, for a new connector."""
+    from django.test import Client
+
+    from tests.support.wizard import entity_settings_values, entity_values, post_step, source_values
+
+    client = Client()
+    client.force_login(user)
+    url = "/connectors/new/"
+    client.get(url)
+    post_step(client, url, "entity", entity_values())
+    post_step(client, url, "entity_settings", entity_settings_values())
+    return post_step(client, url, "source", source_values()).content.decode()
+
+
+def label_of(page: str, field: str) -> str:
+    start = page.index(f'<label for="id_source_settings-{field}"')
+    return page[start : page.index("</label>", start)]
+
+
+def test_the_page_marks_each_types_fields_required_to_show_with_it(alice) -> None:
+    page = step_4_page(alice)
+    for field in ("access_key_id", "access_key_secret", "iam_role_arn"):
+        assert 'class="req" title="required" data-required-mark>*' in label_of(page, field)
+    assert "data-required-mark" not in label_of(page, "region")
+    assert '<span class="req" title="required">*' in label_of(page, "bucket")
+
+
+def test_the_page_shows_the_configured_principal_or_says_it_must_be_set(alice, settings) -> None:
+    page = step_4_page(alice)
+    assert 'id="principal-arn">arn:aws:iam::123456789012:role/loadbay-tests<' in page
+    assert 'id="trust-policy"' in page and "000000000000" not in page
+    settings.LOADBAY_AWS_PRINCIPAL_ARN = ""
+    page = step_4_page(alice)
+    assert 'id="trust-policy"' not in page
+    assert "the administrator must set LOADBAY_AWS_PRINCIPAL_ARN" in page

@@ -21,6 +21,7 @@ from tests.support.wizard import (
     post_step,
     press_test_connection,
     source_values,
+    through_to_review,
 )
 
 NEW = "/connectors/new/"
@@ -91,9 +92,8 @@ def test_a_fake_connector_is_saved_with_its_secret_as_a_token_and_its_external_i
     fake: FakeSource, client_alice: Client, alice: User
 ) -> None:
     to_fake_settings(client_alice)
-    review = post_step(
-        client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD}
-    )
+    post_step(client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD})
+    review = through_to_review(client_alice, NEW)
     page = review.content.decode()
     assert "Fake folder" in page and "inbox" in page and "••••••••" in page
     assert "fake-1" in page and PASSWORD not in page and PASSWORD not in sessions()
@@ -113,6 +113,7 @@ def test_a_fake_connector_is_saved_with_its_secret_as_a_token_and_its_external_i
 def fake_connector(fake: FakeSource, client_alice: Client, alice: User) -> Connector:
     to_fake_settings(client_alice)
     post_step(client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD})
+    through_to_review(client_alice, NEW)
     post_step(client_alice, NEW, "review", {})
     return Connector.objects.get(owner=alice)
 
@@ -135,6 +136,7 @@ def test_editing_keeps_the_stored_secret_and_external_id(
     step_4 = to_fake_settings(client_alice, url, name=fake_connector.name)
     assert step_4.context["form"].initial == {"folder": "inbox"}
     post_step(client_alice, url, "source_settings", {"folder": "outbox", "password": ""})
+    through_to_review(client_alice, url)
     post_step(client_alice, url, "review", {})
     stored = fake.saved[fake_connector.pk]
     assert stored["folder"] == "outbox" and stored["external_id"] == "fake-1"

@@ -21,6 +21,7 @@ from tests.support.wizard import (
     press_test_connection,
     s3_access_key_values,
     source_values,
+    through_to_review,
 )
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -75,10 +76,14 @@ def test_blank_targets_need_no_write_checks(bucket, s3_endpoint) -> None:
     assert not any("Write" in check.name for check in checks)
 
 
-def test_a_missing_bucket_is_named(s3_endpoint) -> None:
-    checks = run_checks(params("no-such-bucket-here", s3_endpoint))
-    assert len(checks) == 1 and not checks[0].ok
-    assert "The bucket does not exist" in checks[0].detail
+def test_a_missing_bucket_is_named_as_such_and_not_as_a_missing_permission(s3_endpoint) -> None:
+    (check,) = run_checks(params("no-such-bucket-here", s3_endpoint))
+    assert check.name == "Find the bucket" and not check.ok
+    assert check.detail == (
+        f"The bucket no-such-bucket-here does not exist at {s3_endpoint} (NoSuchBucket): "
+        "check the Bucket name."
+    )
+    assert not check.permission and not check.denied
 
 
 def test_an_iam_role_is_assumed_with_the_external_id(bucket, s3_endpoint, monkeypatch) -> None:
@@ -110,6 +115,38 @@ def test_an_iam_role_is_assumed_with_the_external_id(bucket, s3_endpoint, monkey
     assert all(check.ok for check in checks), checks
     assert sent["ExternalId"] == "loadbay-ext-42"
     assert sent["RoleArn"] == "arn:aws:iam::123456789012:role/loadbay"
+
+
+def role(bucket: str, endpoint: str) -> S3Params:
+    return params(
+        bucket,
+        endpoint,
+        auth_type="iam_role",
+        access_key_id="",
+        access_key_secret="",
+        external_id="loadbay-ext-42",
+        iam_role_arn="arn:aws:iam::123456789012:role/loadbay",
+    )
+
+
+def test_an_iam_role_without_loadbays_principal_set_says_the_administrator_must_set_it(
+    bucket, s3_endpoint, settings
+) -> None:
+    settings.LOADBAY_AWS_PRINCIPAL_ARN = ""
+    checks = run_checks(role(bucket, s3_endpoint))
+    principal = checks[0]
+    assert principal.name == "Loadbay's AWS principal" and not principal.ok
+    assert "the administrator must set LOADBAY_AWS_PRINCIPAL_ARN" in principal.detail
+    assert [check.ok for check in checks[1:]] == [True] * (len(checks) - 1)  # still tried
+
+
+def test_an_iam_role_with_the_principal_set_or_access_keys_need_no_principal_check(
+    bucket, s3_endpoint, settings
+) -> None:
+    settings.LOADBAY_AWS_PRINCIPAL_ARN = "arn:aws:iam::210987654321:role/loadbay"
+    assert "Loadbay's AWS principal" not in by_name(run_checks(role(bucket, s3_endpoint)))
+    settings.LOADBAY_AWS_PRINCIPAL_ARN = ""
+    assert "Loadbay's AWS principal" not in by_name(run_checks(params(bucket, s3_endpoint)))
 
 
 # --- a moto server that enforces IAM policies ------------------------------------------------
@@ -165,8 +202,9 @@ def test_missing_permissions_are_named(enforcing_s3, settings) -> None:
     assert result["List the Source Files Directory"].ok
     assert result["Read a file in the Source Files Directory"].ok
     delete = result["Delete from the Source Files Directory"]
-    assert not delete.ok and delete.permission == "s3:DeleteObject"
+    assert not delete.ok and delete.permission == "s3:DeleteObject" and delete.denied
     assert "Access denied" in delete.detail
+    assert not result["List the Source Files Directory"].denied
     write = result["Write to the Successful Files Directory"]
     assert not write.ok and write.permission == "s3:PutObject"
     assert not result["Write to the Failed Files Directory"].ok
@@ -182,7 +220,7 @@ def test_a_wrong_secret_is_named(enforcing_s3, settings) -> None:
             access_key_secret="x" * 40,
         )
     )
-    assert not checks[0].ok
+    assert len(checks) == 1 and not checks[0].ok and not checks[0].denied
     assert "does not match" in checks[0].detail or "SignatureDoesNotMatch" in checks[0].detail
 
 
@@ -202,9 +240,8 @@ def test_the_wizard_button_tests_without_saving(alice, client, bucket, s3_endpoi
     page = response.content.decode()
     assert "Test connection" in page and "✓ List the Source Files Directory" in page
     assert response.context["wizard"]["steps"].current == "source_settings"
-    review = post_step(
-        client, url, "source_settings", s3_access_key_values(bucket, endpoint=s3_endpoint)
-    )
+    post_step(client, url, "source_settings", s3_access_key_values(bucket, endpoint=s3_endpoint))
+    review = through_to_review(client, url)
     assert review.context["wizard"]["steps"].current == "review"
     again = press_test_connection(client, url, "review", {})
     assert "✓ Write to the Successful Files Directory" in again.content.decode()
@@ -218,3 +255,34 @@ def test_the_detail_page_button_tests_a_saved_connector(alice, client, bucket, s
     client.force_login(alice)
     page = client.post(f"/connectors/{connector.pk}/test/").content.decode()
     assert "✓ Delete from the Source Files Directory" in page
+    verdict = page.index('id="connection-verdict"')
+    assert "Test connection passed: 6 checks succeeded" in page[verdict:]
+    assert verdict < page.index('id="recent-runs"')
+
+
+def to_step_4(client: Any, url: str) -> None:
+    client.get(url)
+    post_step(client, url, "entity", entity_values())
+    post_step(client, url, "entity_settings", entity_settings_values())
+    post_step(client, url, "source", source_values())
+
+
+def verdict_html(page: str) -> str:
+    """The verdict's paragraph, from its opening tag."""
+    start = page.rindex("<p", 0, page.index('id="connection-verdict"'))
+    return page[start : page.index("</p>", start)]
+
+
+def test_the_verdict_opens_the_form_and_takes_the_focus(alice, client, s3_endpoint) -> None:
+    client.force_login(alice)
+    url = "/connectors/new/"
+    to_step_4(client, url)
+    values = s3_access_key_values("no-such-bucket-here", endpoint=s3_endpoint)
+    page = press_test_connection(client, url, "source_settings", values).content.decode()
+    verdict = verdict_html(page)
+    assert 'tabindex="-1"' in verdict and "data-focus-on-load" in verdict
+    assert "Test connection failed: The bucket no-such-bucket-here does not exist" in verdict
+    assert page.index('id="connection-verdict"') < page.index('name="source_settings-bucket"')
+    assert page.index('id="wizard-form"') < page.index('id="connection-verdict"')
+    assert "js/focus.js" in page
+    assert "Missing permission" not in page and "s3:ListBucket" not in page

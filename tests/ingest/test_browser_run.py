@@ -9,7 +9,15 @@ from playwright.sync_api import Page, expect
 from connectors.models import Connector
 from ingest.models import Run
 from tests.support.browser import sign_in
-from tests.support.factories import BAD_CSV, GOOD_CSV, SECRET, keys, put
+from tests.support.factories import (
+    BAD_CSV,
+    GOOD_CSV,
+    SECRET,
+    keys,
+    make_connector,
+    put,
+    run_now,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,6 +43,8 @@ def create_connector_in_wizard(page: Page, bucket: str, endpoint: str) -> None:
     page.fill("input[name=source_settings-failed_path]", "failed")
     page.click("details summary")
     page.fill("input[name=source_settings-endpoint_url]", endpoint)
+    page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Share Settings")
     page.click("#next")
     expect(page.locator("#step-title")).to_have_text("Review")
     page.click("#save")
@@ -71,3 +81,49 @@ def test_run_now_moves_each_file_where_the_spec_says(
     run = Run.objects.get(connector=Connector.objects.get(name="Nightly profiles"))
     assert (run.files_succeeded, run.files_failed, run.records_created) == (1, 1, 2)
     page.screenshot(path="/tmp/loadbay-run-page.png", full_page=True)
+
+
+LONG_NAME = "Nightly_profiles_from_the_customer_relationship_management_system_export_" + "x" * 25
+
+
+def test_long_file_keys_and_connector_names_stay_inside_their_cards(
+    browser_page: Page, alice: Any, bucket: str, s3_endpoint: str, s3_client: Any
+) -> None:
+    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint, name=LONG_NAME)
+    stem = "profiles_export_" + "0123456789" * 20
+    put(s3_client, bucket, f"incoming/{stem}_good.csv", GOOD_CSV)
+    put(s3_client, bucket, f"incoming/{stem}_bad.csv", BAD_CSV)
+    run = run_now(connector)
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, "alice")
+
+    page.goto(run.get_absolute_url())
+    expect(page.locator("#run-files")).to_contain_text(f"moved to done/{stem}")
+    table = page.evaluate(
+        """() => {
+          const table = document.querySelector('#run-files');
+          const card = table.closest('.card');
+          const wrap = table.parentElement;
+          return {table: table.getBoundingClientRect().right,
+                  card: card.getBoundingClientRect().right,
+                  scroll: wrap.scrollWidth, width: wrap.clientWidth};
+        }"""
+    )
+    assert table["table"] <= table["card"], table
+    assert table["scroll"] <= table["width"], table  # nothing to scroll sideways either
+
+    page.goto(connector.get_absolute_url())
+    heading = page.evaluate(
+        """() => {
+          const row = document.querySelector('.heading-row');
+          const actions = row.querySelector('.actions').getBoundingClientRect();
+          const card = document.querySelector('section.card').getBoundingClientRect();
+          return {gap: card.top - actions.bottom,
+                  title: row.querySelector('h1').getBoundingClientRect().right,
+                  main: document.querySelector('main').getBoundingClientRect().right};
+        }"""
+    )
+    assert heading["gap"] >= 12, heading  # the buttons are not pressed against the card
+    assert heading["title"] <= heading["main"], heading
+    page.screenshot(path="/tmp/loadbay-long-names.png", full_page=True)

@@ -1,19 +1,29 @@
 """Ways in that must stay shut: a wrong External ID or role, endpoints that reach internal
-hosts, and URL guessing."""
+hosts, URL guessing, and an editor sharing a connector further."""
 
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import get_resolver
 
 from connectors.aws import S3AccessError, S3Params, make_s3_client
+from connectors.models import AccessLevel
 from connectors.preflight import run_checks
 from ingest import inline, runs
 from tests.reliability.figures import record
-from tests.support.factories import make_connector
+from tests.support.factories import grant, make_connector
+from tests.support.wizard import (
+    entity_settings_values,
+    entity_values,
+    post_step,
+    s3_access_key_values,
+    share_values,
+    source_values,
+)
 
 
 def role_params(**extra: Any) -> S3Params:
@@ -46,9 +56,10 @@ def test_a_wrong_external_id_or_role_is_refused_with_a_clear_message(monkeypatch
     monkeypatch.setattr(boto3, "client", refusing_sts)
     checks = run_checks(role_params())
     assert len(checks) == 1 and not checks[0].ok
-    assert checks[0].permission == "sts:AssumeRole"
+    assert checks[0].permission == "sts:AssumeRole" and checks[0].denied
     assert "trust policy must allow sts:AssumeRole" in checks[0].detail
     assert "loadbay-right-id" in checks[0].detail
+    assert "arn:aws:iam::123456789012:role/loadbay-tests" in checks[0].detail  # the principal
     record("access_attacks", "wrong External ID or role", outcome="refused with reason")
 
 
@@ -114,3 +125,31 @@ def test_charlie_gets_404_on_every_connector_url_and_action(alice, charlie) -> N
         assert client.get(url).status_code == client.get(absent).status_code, url
         assert client.get(url).status_code in {404, 405}, url
     record("access_attacks", "charlie on every connector URL", urls=len(urls), outcome="404")
+
+
+def test_an_edit_share_cannot_change_whom_a_connector_is_shared_with_by_posting_anyway(
+    alice, bob, team
+) -> None:
+    """Share Settings is no step of bob's (he may edit, not share): what he posts to it, or
+    with Review, is ignored, and his edit keeps the shares."""
+    connector = make_connector(alice, bucket="acme-data", endpoint="")
+    connector.shares.create(group=team, access=AccessLevel.EDIT)
+    grant(user=bob)
+    forged = share_values(
+        {team: AccessLevel.FULL, Group.objects.create(name="outsiders"): AccessLevel.FULL}
+    )
+    client = Client()
+    client.force_login(bob)
+    url = f"/connectors/{connector.pk}/edit/"
+    client.get(url)
+    post_step(client, url, "entity", entity_values())
+    post_step(client, url, "entity_settings", entity_settings_values())
+    post_step(client, url, "source", source_values(name="Profiles"))
+    settings = s3_access_key_values("acme-data", access_key_secret="")
+    post_step(client, url, "source_settings", settings, wizard_goto_step="share")
+    page = post_step(client, url, "share", forged)
+    assert page.status_code == 200 and page.context["wizard"]["steps"].current == "review"
+    assert post_step(client, url, "review", forged).status_code == 302
+    kept = {(share.group.name, share.access) for share in connector.shares.all()}
+    assert kept == {("data-team", AccessLevel.EDIT)}
+    record("access_attacks", "edit share posts Share Settings", outcome="ignored, shares kept")

@@ -44,6 +44,7 @@ from tests.support.wizard import (
     press_test_connection,
     s3_access_key_values,
     source_values,
+    through_to_review,
 )
 
 CANARY = "CANARY/d3bug+Pg7vK2xQ9mL4nR8tW1yZ5"
@@ -172,6 +173,7 @@ def test_the_wizard_review_test_connection_page_hides_the_secret(
     wizard_at_source_settings(client)
     values = s3_access_key_values(bucket, endpoint=s3_endpoint, access_key_secret=CANARY)
     assert post_step(client, NEW, "source_settings", values).status_code == 200
+    assert through_to_review(client, NEW).status_code == 200
 
     def fail(*args: Any, **kwargs: Any) -> bytes:
         raise Boom("signing failed")

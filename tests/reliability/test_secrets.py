@@ -22,6 +22,7 @@ from tests.support.wizard import (
     press_test_connection,
     s3_access_key_values,
     source_values,
+    through_to_review,
 )
 
 CANARY = "CANARY/s3cr3t+Zq9wX7vB2nM4kL8pR6tY1uI0oP"
@@ -54,6 +55,7 @@ def test_the_secret_never_leaves_its_encrypted_column(
     pages.append(press_test_connection(client, url, "source_settings", values))
     assert_clean("the wizard session after Test connection", session_rows())
     pages.append(post_step(client, url, "source_settings", values))
+    pages.append(through_to_review(client, url))
     assert_clean("the wizard session at review", session_rows())
     pages.append(press_test_connection(client, url, "review", {}))
     pages.append(post_step(client, url, "review", {}))

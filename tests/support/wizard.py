@@ -66,6 +66,17 @@ def s3_access_key_values(bucket: str, endpoint: str = "", **overrides: Any) -> d
     }
 
 
+def share_values(shares: dict[Any, int] | None = None) -> dict[str, Any]:
+    """Share Settings' fields: an access level (connectors.models.AccessLevel) by group."""
+    return {f"group_{group.pk}": access for group, access in (shares or {}).items()}
+
+
+def through_to_review(client: Client, url: str, *, shares: dict[Any, int] | None = None) -> Any:
+    """Post the steps between Source Specific Settings and Review (Share Settings: shared with
+    `shares`, or no one); return the Review page."""
+    return post_step(client, url, "share", share_values(shares))
+
+
 def walk_wizard(
     client: Client,
     url: str,
@@ -74,6 +85,7 @@ def walk_wizard(
     entity: str = "Profile",
     settings: dict[str, Any] | None = None,
     source: dict[str, Any] | None = None,
+    shares: dict[Any, int] | None = None,
 ) -> Any:
     """Post every step in order; return the final response."""
     client.get(url)
@@ -81,4 +93,5 @@ def walk_wizard(
     post_step(client, url, "entity_settings", settings or entity_settings_values())
     post_step(client, url, "source", source or source_values())
     post_step(client, url, "source_settings", source_settings)
+    through_to_review(client, url, shares=shares)
     return post_step(client, url, "review", {})

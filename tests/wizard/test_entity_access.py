@@ -17,6 +17,7 @@ from tests.support.wizard import (
     post_step,
     s3_access_key_values,
     source_values,
+    through_to_review,
     walk_wizard,
 )
 
@@ -96,7 +97,8 @@ def test_a_sync_connector_is_saved_with_its_deletion_limit(alice) -> None:
     settings = entity_settings_values(integration_type="sync", sync_delete_limit_percent="25")
     post_step(client, NEW, "entity_settings", settings)
     post_step(client, NEW, "source", source_values())
-    review = post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    review = through_to_review(client, NEW)
     assert "Sync deletion limit" in review.content.decode()
     assert "25% of the records this connector wrote" in review.content.decode()
     response = post_step(client, NEW, "review", {})
@@ -201,6 +203,7 @@ def test_access_revoked_before_save_sends_the_user_back_with_nothing_saved(alice
     post_step(client, NEW, "entity_settings", entity_settings_values())
     post_step(client, NEW, "source", source_values())
     post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    through_to_review(client, NEW)
     EntityAccess.objects.filter(
         user=alice, entity_type=EntityType.objects.get(name="Profile")
     ).delete()

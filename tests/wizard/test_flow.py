@@ -1,5 +1,7 @@
 """The wizard through the test client: every step, Back, edit, secrets kept out of the session."""
 
+from typing import Any
+
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
@@ -14,6 +16,7 @@ from tests.support.wizard import (
     press_test_connection,
     s3_access_key_values,
     source_values,
+    through_to_review,
     walk_wizard,
 )
 
@@ -67,7 +70,8 @@ def test_review_shows_everything_with_the_secret_masked(client_alice) -> None:
     post_step(client_alice, NEW, "entity", entity_values())
     post_step(client_alice, NEW, "entity_settings", entity_settings_values())
     post_step(client_alice, NEW, "source", source_values())
-    response = post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
+    post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
+    response = through_to_review(client_alice, NEW)
     page = response.content.decode()
     assert "Review" in page
     assert "acme-data" in page and "AKIAIOSFODNN7EXAMPLE" in page
@@ -117,6 +121,7 @@ def test_back_from_step_4_keeps_the_typed_secret_only_as_a_token(client_alice, a
         "source_settings",
         s3_access_key_values("acme-data", access_key_secret=""),
     )
+    through_to_review(client_alice, NEW)
     assert post_step(client_alice, NEW, "review", {}).status_code == 302
     assert Connector.objects.get(owner=alice).s3.access_key_secret() == SECRET
 
@@ -169,6 +174,7 @@ def test_edit_is_prefilled_and_a_blank_secret_keeps_the_stored_one(client_alice,
         "source_settings",
         s3_access_key_values("acme-data", access_key_secret="", success_path=""),
     )
+    through_to_review(client_alice, url)
     response = post_step(client_alice, url, "review", {})
     assert response.status_code == 302
     connector.refresh_from_db()
@@ -207,7 +213,8 @@ def test_an_s3_compatible_store_takes_its_own_keys_through_test_connection_save_
     assert not tested.context["form"].errors, tested.context["form"].errors
     assert all(check.ok for check in tested.context["connection_checks"])
     assert "✓ List the Source Files Directory" in tested.content.decode()
-    review = post_step(client_alice, NEW, "source_settings", {**values, "access_key_secret": ""})
+    post_step(client_alice, NEW, "source_settings", {**values, "access_key_secret": ""})
+    review = through_to_review(client_alice, NEW)
     assert review.context["wizard"]["steps"].current == "review"
     assert press_test_connection(client_alice, NEW, "review", {}).status_code == 200
     assert post_step(client_alice, NEW, "review", {}).status_code == 302
@@ -219,3 +226,29 @@ def test_an_s3_compatible_store_takes_its_own_keys_through_test_connection_save_
     run = inline.run_inline(runs.start_run(connector, trigger="manual"))
     assert run.status == "succeeded", run.error or run.notes
     assert run.files_succeeded == 1
+
+
+def test_the_schedule_says_it_is_on_by_default_every_30_minutes(client_alice) -> None:
+    client_alice.get(NEW)
+    step_2 = post_step(client_alice, NEW, "entity", entity_values())
+    field = step_2.context["form"].fields["schedule_active"]
+    assert field.initial is True
+    assert field.help_text.startswith("On by default: every 30 minutes")
+    assert "On by default: every 30 minutes" in step_2.content.decode()
+
+
+def test_only_steps_with_required_fields_explain_the_mark(client_alice) -> None:
+    step_1 = client_alice.get(NEW).content.decode()
+    assert "Fields marked" in step_1
+    review = walk_wizard_to_review(client_alice)
+    assert review.context["wizard"]["steps"].current == "review"
+    assert "Fields marked" not in review.content.decode()
+
+
+def walk_wizard_to_review(client: Client) -> Any:
+    client.get(NEW)
+    post_step(client, NEW, "entity", entity_values())
+    post_step(client, NEW, "entity_settings", entity_settings_values())
+    post_step(client, NEW, "source", source_values())
+    post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    return through_to_review(client, NEW)
