@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "csp",
     "formtools",
     "django_celery_beat",
+    "simple_history",
     "entities",
     "connectors",
     "wizard",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Changes saved while serving a request are recorded in the history with its user.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into our lockout page.

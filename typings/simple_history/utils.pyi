@@ -1,0 +1,3 @@
+from django.db import models
+
+def update_change_reason(instance: models.Model, reason: str) -> None: ...
