@@ -1,10 +1,12 @@
 """The change history shown on a connector's page: who changed what and when, before and after,
-in the connector, its source settings, its shares, its entity type and that type's fields.
+in the connector, its source settings (each Source's `settings_model`), its shares, its entity
+type and that type's fields.
 
 django-simple-history keeps a full copy of each of those rows at every save and delete (the
 `history` of each model, with the user of the request that saved it: HistoryRequestMiddleware).
 A secret is never in those copies (each model excludes it); what is kept instead is when it
-last changed (`S3Settings.access_key_secret_changed_at`), shown here only as "changed".
+last changed (`<secret field>_changed_at`, such as S3Settings.access_key_secret_changed_at),
+shown here only as "changed".
 """
 
 import json
@@ -17,16 +19,21 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import models
 from simple_history.models import HistoryManager
+from simple_history.utils import get_history_manager_for_model
 
-from connectors.models import Connector, ConnectorShare, S3Settings
+from connectors.models import Connector, ConnectorShare
+from connectors.sources import SOURCES
+from connectors.sources.base import Source
 from entities.models import EntityField, EntityType
 
 # Entries the page shows, newest first.
 SHOWN_ENTRIES = 50
 # Fields never listed as changes: keys, links to the owning row, timestamps of their own.
 NOT_SHOWN = frozenset({"id", "connector", "created_at", "external_id"})
-# Fields that stand for a secret: their history says "changed", never a value.
-SECRET_MARKERS = frozenset({"access_key_secret_changed_at"})
+# Fields that stand for a secret (when it last changed): their history says "changed".
+SECRET_MARKERS = frozenset(
+    f"{name}_changed_at" for source in SOURCES.values() for name in source.secret_fields
+)
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 NO_USER = "no user (a command or a task)"
 
@@ -61,13 +68,23 @@ class Tracked:
     subject: Callable[[Any], str]
 
 
+def _source_settings(source: Source, model: type[models.Model]) -> Tracked:
+    """A source's settings (its `settings_model`), called after the source."""
+    subject = f"Source settings ({source.label})"
+    return Tracked(
+        model,
+        get_history_manager_for_model(model),
+        lambda c: {"connector_id": c.pk},
+        lambda r: subject,
+    )
+
+
 TRACKED = (
     Tracked(Connector, Connector.history, lambda c: {"id": c.pk}, lambda r: "Connector"),
-    Tracked(
-        S3Settings,
-        S3Settings.history,
-        lambda c: {"connector_id": c.pk},
-        lambda r: "Source settings (S3)",
+    *(
+        _source_settings(source, model)
+        for source in SOURCES.values()
+        if (model := source.settings_model) is not None
     ),
     Tracked(
         ConnectorShare,

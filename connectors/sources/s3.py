@@ -126,6 +126,7 @@ class S3Source(Source):
     settings_template = "wizard/step_source_settings_s3.html"
     secret_fields = (SECRET_FIELD,)
     admin_inline = S3SettingsInline
+    settings_model = S3Settings
 
     def settings_form_kwargs(
         self, *, connector: Connector | None, external_id: str, held_secrets: Mapping[str, str]
