@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "csp",
     "formtools",
     "django_celery_beat",
+    "simple_history",
     "entities",
     "connectors",
     "wizard",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Changes saved while serving a request are recorded in the history with its user.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into our lockout page.
@@ -274,6 +277,17 @@ LOADBAY_STS_ENDPOINT_URL = env.str(
     "LOADBAY_STS_ENDPOINT_URL", default=LOADBAY_DEMO_S3_URL if LOADBAY_DEMO else ""
 )
 AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", default="us-east-1")
+
+# Operators: /healthz answers without sign-in (up or down per component; details for staff),
+# also over plain http so a load balancer's probe is not redirected. /metrics (Prometheus)
+# needs this token as "Authorization: Bearer <token>"; unset, it answers 404.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+LOADBAY_METRICS_TOKEN = env.str("LOADBAY_METRICS_TOKEN", default="")
+if LOADBAY_METRICS_TOKEN and len(LOADBAY_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured(
+        "LOADBAY_METRICS_TOKEN must be at least 16 characters (or unset, which turns /metrics "
+        'off). Generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+    )
 
 # Error reports (the DEBUG 500 page, admin e-mails) hide what sensitive_variables and
 # sensitive_post_parameters mark even when DEBUG is on: see config/error_reports.py.

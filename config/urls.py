@@ -4,6 +4,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from ops.views import healthz, metrics_view
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/connectors/", permanent=False)),
     # Pages without an icon link (the admin's) make browsers ask for this.
@@ -18,4 +20,7 @@ urlpatterns = [
     path("connectors/", include("connectors.urls")),
     path("connectors/", include("ingest.urls")),
     path("admin/", admin.site.urls),
+    # For operators: no sign-in (up/down only) and a bearer token (LOADBAY_METRICS_TOKEN).
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
 ]

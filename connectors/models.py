@@ -1,12 +1,15 @@
 """Connectors: what to ingest (entity settings) and where from (source settings)."""
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from connectors import crypto
 from entities.models import EntityType
@@ -101,6 +104,9 @@ class Connector(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Every change, who made it and when (connectors.history shows them on the connector page);
+    # updated_at and the beat entry change with every save and say nothing of their own.
+    history = HistoricalRecords(excluded_fields=["updated_at", "periodic_task"])
 
     class Meta:
         ordering = ["name"]
@@ -133,6 +139,7 @@ class ConnectorShare(models.Model):
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="shares")
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="connector_shares")
     access = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.VIEW)
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [
@@ -166,6 +173,12 @@ class S3Settings(models.Model):
     source_path = models.CharField("Source Files Directory Path", max_length=1024, blank=True)
     success_path = models.CharField("Successful Files Directory Path", max_length=1024, blank=True)
     failed_path = models.CharField("Failed Files Directory Path", max_length=1024, blank=True)
+    # When the stored secret last changed (set, replaced, removed or re-encrypted): what the
+    # history keeps of it, so a change shows as "changed" and no form of the secret is kept.
+    access_key_secret_changed_at = models.DateTimeField(
+        "Access Key Secret", null=True, blank=True, editable=False
+    )
+    history = HistoricalRecords(excluded_fields=["access_key_secret_encrypted"])
 
     class Meta:
         verbose_name = "S3 settings"
@@ -173,6 +186,23 @@ class S3Settings(models.Model):
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.source_path}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, noting when the stored secret changed (whoever saves: wizard, admin,
+        rotate_secrets) in access_key_secret_changed_at, the field its history shows."""
+        if self._secret_changed():
+            self.access_key_secret_changed_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "access_key_secret_changed_at"}
+        super().save(*args, **kwargs)
+
+    def _secret_changed(self) -> bool:
+        if self._state.adding:
+            return bool(self.access_key_secret_encrypted)
+        stored = S3Settings.objects.filter(pk=self.pk).values_list(
+            "access_key_secret_encrypted", flat=True
+        )
+        return (stored.first() or "") != self.access_key_secret_encrypted
 
     @property
     def has_secret(self) -> bool:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from connectors import services
 from connectors.checks import Check, verdict
+from connectors.history import connector_history
 from connectors.models import AccessLevel, Connector
 from connectors.selectors import (
     access_level,
@@ -48,6 +49,7 @@ def _detail(
         "run_refusal": run_refusal(connector),
         "recent_runs": runs_of(connector)[:5],
         "waiting_files": files_waiting_to_move(connector)[:20],
+        "history": connector_history(connector),
     }
     return render(request, "connectors/detail.html", context)
 

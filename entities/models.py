@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
+from simple_history.models import HistoricalRecords
 
 field_name_validator = RegexValidator(
     r"^[a-z][a-z0-9_]{0,62}$",
@@ -49,6 +50,8 @@ class EntityType(models.Model):
     )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Every change, who made it and when (shown on the pages of connectors writing into it).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["category", "name"]
@@ -77,6 +80,7 @@ class EntityField(models.Model):
         help_text="Optional regular expression the whole value must match.",
     )
     position = models.PositiveSmallIntegerField(default=0)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["entity_type", "position", "id"]

@@ -14,6 +14,9 @@ if not target.exists():
         "LOADBAY_ENCRYPTION_KEY=change-me",
         f"LOADBAY_ENCRYPTION_KEY={Fernet.generate_key().decode()}",
     )
+    text = text.replace(
+        "LOADBAY_METRICS_TOKEN=\n", f"LOADBAY_METRICS_TOKEN={secrets.token_urlsafe(32)}\n"
+    )
     text = text.replace("DEBUG=false", "DEBUG=true")
     text = text.replace("LOADBAY_DEMO=false", "LOADBAY_DEMO=true")
     # Loadbay's own credentials for AssumeRole in the demo (the local demo endpoint accepts any).

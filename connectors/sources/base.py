@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 
 from connectors import crypto
 from connectors.aws import S3Client
@@ -47,6 +48,10 @@ class Source(ABC):
     settings_template: ClassVar[str]  # renders settings_form as the wizard's step 4
     secret_fields: ClassVar[tuple[str, ...]] = ()
     admin_inline: ClassVar[type[InlineModelAdmin] | None] = None  # its settings in admin
+    # The model its settings are saved in (a `connector` foreign key), whose change history
+    # the connector page shows (connectors.history). Its history excludes each secret's stored
+    # form and keeps `<secret field>_changed_at` instead, which the page shows as "changed".
+    settings_model: ClassVar[type[models.Model] | None] = None
 
     # --- the wizard's Source Specific Settings step ---------------------------------------
 

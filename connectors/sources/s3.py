@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
+from simple_history.utils import update_change_reason
 
 from connectors import crypto
 from connectors.aws import S3AccessError, S3Client, S3Params, shared_s3_client
@@ -19,6 +20,8 @@ from connectors.sources.base import Source, SourceDirectories, SummaryRows
 from connectors.sources.s3_form import SECRET_MASK, S3SettingsForm
 
 SECRET_FIELD = "access_key_secret"  # noqa: S105 (a field name, not a secret)
+# Why rotate_secrets changed a stored secret, as the connector's history says.
+ROTATED = "the same secret, re-encrypted under the newest key by rotate_secrets"
 # The settings every S3SettingsForm field maps to, the secret aside (stored as a token).
 PLAIN_FIELDS = (
     "bucket",
@@ -123,6 +126,7 @@ class S3Source(Source):
     settings_template = "wizard/step_source_settings_s3.html"
     secret_fields = (SECRET_FIELD,)
     admin_inline = S3SettingsInline
+    settings_model = S3Settings
 
     def settings_form_kwargs(
         self, *, connector: Connector | None, external_id: str, held_secrets: Mapping[str, str]
@@ -144,9 +148,10 @@ class S3Source(Source):
         return values
 
     def save(self, connector: Connector, cleaned: Mapping[str, Any], *, external_id: str) -> None:
-        s3, _ = S3Settings.objects.get_or_create(
-            connector=connector,
-            defaults={"external_id": external_id or new_external_id(), "bucket": cleaned["bucket"]},
+        # Saved once, so a new connector's history has its settings created, not created
+        # and then changed.
+        s3 = S3Settings.objects.filter(connector=connector).first() or S3Settings(
+            connector=connector, external_id=external_id or new_external_id()
         )
         for name in PLAIN_FIELDS:
             setattr(s3, name, cleaned.get(name, ""))
@@ -187,6 +192,7 @@ class S3Source(Source):
             for s3 in stored:
                 s3.access_key_secret_encrypted = crypto.rotate(s3.access_key_secret_encrypted)
                 s3.save(update_fields=["access_key_secret_encrypted"])
+                update_change_reason(s3, ROTATED)
                 count += 1
         return count
 

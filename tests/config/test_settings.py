@@ -47,6 +47,7 @@ def test_it_starts_with_both_keys() -> None:
         ({"LOADBAY_ENCRYPTION_KEY": "not-a-key"}, "is not a Fernet key"),
         ({"SECRET_KEY": ""}, "SECRET_KEY must be set when DEBUG is off"),
         ({"SECRET_KEY": "change-me"}, "SECRET_KEY must be set when DEBUG is off"),
+        ({"LOADBAY_METRICS_TOKEN": "short"}, "LOADBAY_METRICS_TOKEN must be at least 16"),
     ],
 )
 def test_it_refuses_to_start_without_usable_keys(env: dict[str, str], message: str) -> None:

@@ -1,0 +1,1 @@
+# Types for django-health-check 4.x, which ships none: what Loadbay uses (ops/health.py).
