@@ -18,6 +18,7 @@ from tests.support.fake_source import TEMPLATES, FakeSettingsForm, FakeSource
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
+    field_mapping_values,
     post_step,
     press_test_connection,
     source_values,
@@ -91,9 +92,12 @@ def test_a_fake_connector_is_saved_with_its_secret_as_a_token_and_its_external_i
     fake: FakeSource, client_alice: Client, alice: User
 ) -> None:
     to_fake_settings(client_alice)
-    review = post_step(
+    mapping = post_step(
         client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD}
     )
+    assert "The Fake folder source cannot list its files here." in mapping.content.decode()
+    assert 'name="sample_file"' in mapping.content.decode()  # an upload instead
+    review = post_step(client_alice, NEW, "field_mapping", field_mapping_values())
     page = review.content.decode()
     assert "Fake folder" in page and "inbox" in page and "••••••••" in page
     assert "fake-1" in page and PASSWORD not in page and PASSWORD not in sessions()
@@ -113,6 +117,7 @@ def test_a_fake_connector_is_saved_with_its_secret_as_a_token_and_its_external_i
 def fake_connector(fake: FakeSource, client_alice: Client, alice: User) -> Connector:
     to_fake_settings(client_alice)
     post_step(client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD})
+    post_step(client_alice, NEW, "field_mapping", field_mapping_values())
     post_step(client_alice, NEW, "review", {})
     return Connector.objects.get(owner=alice)
 
@@ -135,6 +140,7 @@ def test_editing_keeps_the_stored_secret_and_external_id(
     step_4 = to_fake_settings(client_alice, url, name=fake_connector.name)
     assert step_4.context["form"].initial == {"folder": "inbox"}
     post_step(client_alice, url, "source_settings", {"folder": "outbox", "password": ""})
+    post_step(client_alice, url, "field_mapping", field_mapping_values())
     post_step(client_alice, url, "review", {})
     stored = fake.saved[fake_connector.pk]
     assert stored["folder"] == "outbox" and stored["external_id"] == "fake-1"
@@ -177,3 +183,11 @@ def test_a_form_that_would_keep_a_secret_in_plain_text_is_refused_before_the_ses
     with pytest.raises(ImproperlyConfigured, match="must clean password into an encrypted token"):
         post_step(client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD})
     assert PASSWORD not in sessions()
+
+
+def test_a_source_that_cannot_list_gives_the_wizard_no_client_and_no_directories(
+    fake: FakeSource,
+) -> None:
+    """Field Mapping then asks for an uploaded sample (tests/wizard/test_field_mapping.py)."""
+    assert fake.settings_client({"folder": "inbox"}, external_id="fake-1") is None
+    assert fake.settings_directories({"folder": "inbox"}) is None
