@@ -4,6 +4,7 @@ ENTITY = "entity"
 ENTITY_SETTINGS = "entity_settings"
 SOURCE = "source"
 SOURCE_SETTINGS = "source_settings"
+FIELD_MAPPING = "field_mapping"
 REVIEW = "review"
 
 STEP_TITLES = {
@@ -11,5 +12,6 @@ STEP_TITLES = {
     ENTITY_SETTINGS: "Entity Specific Settings",
     SOURCE: "Source Selection",
     SOURCE_SETTINGS: "Source Specific Settings",
+    FIELD_MAPPING: "Field Mapping",
     REVIEW: "Review",
 }

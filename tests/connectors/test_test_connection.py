@@ -17,6 +17,7 @@ from tests.support.moto_server import moto_server
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
+    field_mapping_values,
     post_step,
     press_test_connection,
     s3_access_key_values,
@@ -202,9 +203,8 @@ def test_the_wizard_button_tests_without_saving(alice, client, bucket, s3_endpoi
     page = response.content.decode()
     assert "Test connection" in page and "✓ List the Source Files Directory" in page
     assert response.context["wizard"]["steps"].current == "source_settings"
-    review = post_step(
-        client, url, "source_settings", s3_access_key_values(bucket, endpoint=s3_endpoint)
-    )
+    post_step(client, url, "source_settings", s3_access_key_values(bucket, endpoint=s3_endpoint))
+    review = post_step(client, url, "field_mapping", field_mapping_values())
     assert review.context["wizard"]["steps"].current == "review"
     again = press_test_connection(client, url, "review", {})
     assert "✓ Write to the Successful Files Directory" in again.content.decode()
