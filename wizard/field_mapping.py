@@ -132,6 +132,8 @@ class FieldMappingStep:
 
     def _listing(self) -> tuple[Listing | None, str, Any]:
         source, cleaned = self.settings.source, self.settings.source_settings
+        if not cleaned:  # what step 4 holds is no longer valid (e.g. an endpoint disallowed)
+            return None, "Check the Source Specific Settings (step 4) again.", None
         try:
             client = source.settings_client(cleaned, external_id=self.settings.external_id)
             where = source.settings_directories(cleaned)
@@ -231,12 +233,17 @@ class FieldMappingStep:
     def check(self, mapping: Mapping[str, str]) -> DryRun | str:
         """What a run of the sample's rows would do with this mapping, or why it cannot be
         checked. The summary is kept for Review."""
-        page, entity_type = self.page, self.settings.entity_type
-        if page.sample is None or page.origin is None or entity_type is None:
+        page, entity_type, step_2 = (
+            self.page,
+            self.settings.entity_type,
+            self.settings.entity_settings,
+        )
+        if not step_2 or entity_type is None:
+            return "Check the Entity Specific Settings (step 2) again."
+        if page.sample is None or page.origin is None:
             return "There is no sample to check: " + (
                 page.preview.error if page.preview and page.preview.error else page.problem
             )
-        step_2 = self.settings.entity_settings
         result = check_rows(
             page.sample.rows(),
             entity_type=entity_type,

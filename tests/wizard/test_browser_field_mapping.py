@@ -3,6 +3,7 @@
 Check sample's results, Review's summary, labels in the entity's order, edit prefilled; and an
 uploaded sample when the directory is empty."""
 
+import gzip
 from typing import Any
 
 import pytest
@@ -48,8 +49,10 @@ def through_to_field_mapping(page: Page, bucket: str, s3_endpoint: str, name: st
 def test_the_demo_sample_is_shown_mapped_and_checked_before_saving(
     browser_page: Page, alice: Any, bucket: str, s3_endpoint: str, s3_client: Any
 ) -> None:
+    # The demo's profile files, put in the order demo_seed puts them: the broken one last.
     put(s3_client, bucket, "incoming/profiles_2026-11-01.csv", PROFILES)
-    put(s3_client, bucket, "incoming/profiles_broken.csv", BAD_PROFILES)  # the newest
+    put(s3_client, bucket, "incoming/profiles_2026-11-02.csv.gz", gzip.compress(PROFILES.encode()))
+    put(s3_client, bucket, "incoming/profiles_broken.csv", BAD_PROFILES)
     page = browser_page
     sign_in(page, "alice")
     through_to_field_mapping(page, bucket, s3_endpoint, "Demo profiles")
@@ -63,9 +66,9 @@ def test_the_demo_sample_is_shown_mapped_and_checked_before_saving(
         expect(page.locator(MAP.format(field))).to_have_value(field)
     expect(page.locator("#unmapped-columns")).to_have_text("Every column of the sample is mapped.")
 
-    page.select_option("#sample-key", "incoming/profiles_2026-11-01.csv")
+    page.select_option("#sample-key", "incoming/profiles_2026-11-02.csv.gz")
     page.click("#read-sample")
-    expect(page.locator("#sample-table")).to_contain_text("Grace")
+    expect(page.locator("#sample-table")).to_contain_text("Grace")  # gunzipped
     page.select_option("#sample-key", "incoming/profiles_broken.csv")
     page.click("#read-sample")
     expect(page.locator("#sample-table")).to_contain_text("Margaret")
@@ -98,6 +101,7 @@ def test_the_demo_sample_is_shown_mapped_and_checked_before_saving(
     expect(rows.nth(4)).to_contain_text("(not mapped)")  # Phone, fifth in the entity's order
     assert keys(s3_client, bucket) == [
         "incoming/profiles_2026-11-01.csv",
+        "incoming/profiles_2026-11-02.csv.gz",
         "incoming/profiles_broken.csv",
     ]
 

@@ -251,3 +251,15 @@ def test_an_upload_is_refused_without_the_csrf_token(alice, bucket, s3_endpoint)
     upload = SimpleUploadedFile("mine.csv", SAMPLE.encode())
     response = client.post(NEW + "?sample=upload", {"sample_file": upload})
     assert response.status_code == 403
+
+
+def test_step_4_settings_no_longer_valid_are_sent_back_to_not_read(
+    client, bucket, s3_endpoint, s3_client, settings
+) -> None:
+    put(s3_client, bucket, "incoming/a.csv", SAMPLE)
+    to_field_mapping(client, bucket, s3_endpoint)
+    settings.S3_ALLOWED_ENDPOINTS = []  # an administrator took the endpoint away meanwhile
+    page = press_sample_button(client, NEW, "check", field_mapping_values())
+    html = page.content.decode()
+    assert "Check the Source Specific Settings (step 4) again." in html
+    assert "There is no sample to check" in html
