@@ -357,6 +357,11 @@ INGEST_WATCHDOG_SECONDS = env.int("INGEST_WATCHDOG_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
     "ingest-watchdog": {"task": "ingest.tasks.watchdog", "schedule": INGEST_WATCHDOG_SECONDS},
 }
+# The wizard's Field Mapping step reads a sample of the files: at most this many bytes from the
+# start of one (a ranged GET), or of an uploaded file, and of its text once gunzipped.
+WIZARD_SAMPLE_BYTES = env.int("WIZARD_SAMPLE_BYTES", default=1024**2)
+if WIZARD_SAMPLE_BYTES < 1024:
+    raise ImproperlyConfigured("WIZARD_SAMPLE_BYTES must be at least 1024.")
 # Test-only fault injection (tests/reliability, ingest.faults): at this point the process
 # kills itself, or raises an exception nothing expects (action "raise"), in every file or in
 # those whose key contains INGEST_FAULT_KEY.

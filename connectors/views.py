@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from connectors import services
 from connectors.checks import Check, verdict
 from connectors.history import connector_history
+from connectors.mapping import mapping_rows
 from connectors.models import AccessLevel, Connector
 from connectors.selectors import (
     access_level,
@@ -39,7 +40,7 @@ def _detail(
         "connector": connector,
         "source_label": source.label,
         "settings_rows": source.saved_summary(connector),
-        "mapping": sorted(connector.field_mapping.items()),
+        "mapping": mapping_rows(connector.entity_type, connector.field_mapping),
         "can_edit": level >= AccessLevel.EDIT,
         "can_delete": level >= AccessLevel.FULL,
         "connection_checks": checks,

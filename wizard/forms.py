@@ -1,5 +1,5 @@
-"""The wizard's forms for the screens before Source Specific Settings (which each source
-provides; see connectors.sources)."""
+"""The wizard's forms, but Source Specific Settings' (which each source provides; see
+connectors.sources)."""
 
 import re
 from collections import Counter
@@ -176,29 +176,6 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
         self.fields["integration_type"].help_text = " ".join(
             f"{label}: {text}" for _, label, text in self.integration_help
         )
-        self.entity_fields = list(entity_type.fields.all()) if entity_type else []
-        for field in self.entity_fields:
-            self.fields[MAPPING_PREFIX + field.name] = forms.CharField(
-                label=field.display_label,
-                required=field.required or field.is_unique_identifier,
-                max_length=255,
-                initial=field.name,
-                help_text=self._mapping_help(field),
-            )
-
-    @staticmethod
-    def _mapping_help(field: Any) -> str:
-        parts = [f"File column for {field.name} ({field.get_field_type_display()})"]
-        if field.is_unique_identifier:
-            parts.append("unique identifier, required")
-        elif field.required:
-            parts.append("required")
-        else:
-            parts.append("leave blank to skip")
-        return "; ".join(parts) + "."
-
-    def mapping_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.fields if name.startswith(MAPPING_PREFIX)]
 
     def clean_file_pattern(self) -> str:
         pattern = _text(self, "file_pattern")
@@ -252,6 +229,73 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
             self.add_error("csv_delimiter", "Choose the CSV Delimiter.")
         if cleaned.get("file_format") != FileFormat.CSV:
             cleaned["csv_delimiter"] = ","
+        return cleaned
+
+
+class FieldMappingForm(forms.Form):
+    """Which file column each entity field is read from, a field per entity field in the
+    entity's order. Typed column names, or, once the page has a sample, a select of its
+    columns (offer_columns); either way any column name is taken, each column feeds one field
+    at most, and required fields and the unique identifier must be mapped."""
+
+    def __init__(self, *args: Any, entity_type: EntityType | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.entity_type = entity_type
+        self.entity_fields = list(entity_type.fields.all()) if entity_type else []
+        self.columns: list[str] | None = None  # the sample's, once offered
+        for field in self.entity_fields:
+            self.fields[MAPPING_PREFIX + field.name] = forms.CharField(
+                label=field.display_label,
+                required=field.required or field.is_unique_identifier,
+                max_length=255,
+                help_text=self._mapping_help(field),
+                error_messages={"required": "Map this field to a column: it is required."},
+            )
+
+    @staticmethod
+    def _mapping_help(field: Any) -> str:
+        parts = [f"File column for {field.name} ({field.get_field_type_display()})"]
+        if field.is_unique_identifier:
+            parts.append("unique identifier, required")
+        elif field.required:
+            parts.append("required")
+        else:
+            parts.append("may be left unmapped")
+        return "; ".join(parts) + "."
+
+    def mapping_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith(MAPPING_PREFIX)]
+
+    def chosen(self) -> dict[str, str]:
+        """{field name: column} as the page shows it (posted, or else initial)."""
+        chosen = {}
+        for bound in self.mapping_fields():
+            value = bound.value()
+            if isinstance(value, str) and value.strip():
+                chosen[bound.name[len(MAPPING_PREFIX) :]] = value.strip()
+        return chosen
+
+    def offer_columns(self, columns: list[str]) -> None:
+        """Show each field as a select of these columns (and "not mapped"); a column the
+        field holds that the sample lacks stays selected, marked so."""
+        self.columns = list(columns)
+        for bound in self.mapping_fields():
+            value = bound.value()
+            current = value.strip() if isinstance(value, str) else ""
+            choices = [("", "— not mapped —"), *((column, column) for column in columns)]
+            if current and current not in columns:
+                choices.append((current, f"{current} (not in the sample)"))
+            widget = forms.Select(choices=choices)
+            widget.is_required = bound.field.required
+            bound.field.widget = widget
+
+    def unmapped_columns(self) -> list[str]:
+        """The offered columns no field is read from, in the file's order."""
+        used = set(self.chosen().values())
+        return [column for column in self.columns or [] if column not in used]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         mapping = {
             name[len(MAPPING_PREFIX) :]: value.strip()
             for name, value in cleaned.items()

@@ -1,5 +1,6 @@
 """What the wizard's Review step lists: every setting of the earlier steps, by section, the
-source's settings as its Source summarises them (secrets masked), and whom the connector is
+source's settings as its Source summarises them (secrets masked), the field mapping by field
+label in the entity's order, what the last Check sample found, and whom the connector is
 shared with."""
 
 from collections.abc import Mapping
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group, User
 
+from connectors.mapping import mapping_rows
 from connectors.models import (
     DELETING_INTEGRATION_TYPES,
     AccessLevel,
@@ -16,7 +18,15 @@ from connectors.models import (
 )
 from connectors.sources.base import Source, SummaryRows
 from entities.models import EntityType
-from wizard.steps import ENTITY, ENTITY_SETTINGS, SHARE, SOURCE, SOURCE_SETTINGS, STEP_TITLES
+from wizard.steps import (
+    ENTITY,
+    ENTITY_SETTINGS,
+    FIELD_MAPPING,
+    SHARE,
+    SOURCE,
+    SOURCE_SETTINGS,
+    STEP_TITLES,
+)
 
 
 def review_sections(
@@ -27,18 +37,20 @@ def review_sections(
     source_step: Mapping[str, Any],
     source_settings: Mapping[str, Any],
     external_id: str,
+    mapping: Mapping[str, str],
+    check: Mapping[str, Any] | None,
     owner: User,
     shares: Mapping[Group, int],
     shares_kept: bool = False,
 ) -> list[dict[str, Any]]:
-    """The Review step's sections: a title, the step its Back link goes to, its rows, and a
-    note. `shares_kept`: the user may not change the shares, which are kept as they are."""
+    """The Review step's sections: a title, the step its Back link goes to, its rows, (Field
+    Mapping's) the mapping, and a note. `check`: the last Check sample's summary (None: not
+    run). `shares_kept`: the user may not change the shares, which are kept as they are."""
     return [
         {
             "title": STEP_TITLES[ENTITY] + " and " + STEP_TITLES[ENTITY_SETTINGS],
             "step": ENTITY_SETTINGS,
             "rows": _entity_rows(entity_type, entity_settings),
-            "mapping": sorted(entity_settings.get("field_mapping", {}).items()),
         },
         {
             "title": STEP_TITLES[SOURCE],
@@ -55,6 +67,13 @@ def review_sections(
             "rows": source.summary(source_settings, external_id=external_id),
         },
         {
+            "title": STEP_TITLES[FIELD_MAPPING],
+            "step": FIELD_MAPPING,
+            "rows": check_rows(check),
+            "mapping": mapping_rows(entity_type, mapping),
+            "id": "review-field-mapping",
+        },
+        {
             "title": STEP_TITLES[SHARE],
             "step": SHARE,
             "rows": share_rows(owner, shares),
@@ -63,6 +82,35 @@ def review_sections(
             else "",
         },
     ]
+
+
+def check_rows(check: Mapping[str, Any] | None) -> SummaryRows:
+    """The last Check sample's summary: what a run of the sample's rows would do."""
+    if check is None:
+        return [
+            (
+                "Check sample",
+                "not run (Field Mapping's Check sample shows what a run of the sample would do)",
+            )
+        ]
+    sample = check.get("sample", "")
+    if check.get("cut_short"):
+        sample += " (its first part)"
+    rows = [
+        ("Sample checked", sample),
+        ("Rows checked", f"{check.get('rows', 0):,}"),
+        ("Would create", f"{check.get('created', 0):,}"),
+        ("Would update", f"{check.get('updated', 0):,}"),
+        ("Would skip", f"{check.get('skipped', 0):,}"),
+    ]
+    if check.get("integration_type") in DELETING_INTEGRATION_TYPES:
+        rows.append(("Would remove", f"{check.get('removed', 0):,} (against the sample only)"))
+    rows.append(("Rows that would fail", f"{check.get('failed_rows', 0):,}"))
+    if check.get("failure"):
+        rows.append(("The file would fail", f"{check['failure']}; nothing would be written"))
+    if check.get("stale"):
+        rows.append(("Note", "The mapping or the settings changed since this check: check again."))
+    return rows
 
 
 def share_rows(owner: User, shares: Mapping[Group, int]) -> SummaryRows:

@@ -4,6 +4,7 @@ ENTITY = "entity"
 ENTITY_SETTINGS = "entity_settings"
 SOURCE = "source"
 SOURCE_SETTINGS = "source_settings"
+FIELD_MAPPING = "field_mapping"
 SHARE = "share"
 REVIEW = "review"
 
@@ -12,6 +13,7 @@ STEP_TITLES = {
     ENTITY_SETTINGS: "Entity Specific Settings",
     SOURCE: "Source Selection",
     SOURCE_SETTINGS: "Source Specific Settings",
+    FIELD_MAPPING: "Field Mapping",
     SHARE: "Share Settings",
     REVIEW: "Review",
 }

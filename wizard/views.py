@@ -1,13 +1,14 @@
 """The connector setup wizard: Entity Selection → Entity Specific Settings → Source Selection →
-Source Specific Settings → Share Settings → Review. New connectors and edits use the same
-wizard; editing, Share Settings is a step only for the connector's owner and users with full
-access (formtools' condition_dict), and the others' edits keep its shares as they are.
+Source Specific Settings → Field Mapping → Share Settings → Review. New connectors and edits
+use the same wizard; editing, Share Settings is a step only for the connector's owner and users
+with full access (formtools' condition_dict), and the others' edits keep its shares as they are.
 
 Built on formtools' SessionWizardView through its documented hooks only: get_form,
 get_form_kwargs and get_form_initial build each step's form (step 4's comes from the chosen
 Source, see connectors.sources); get_form_step_data keeps a source's secrets in the session
 only as the encrypted tokens its form cleaned them into; render_goto_step serves the buttons
-that name a step (Back, and Test connection, which names the step it is on); done saves.
+that name a step (Back; Test connection and Field Mapping's sample buttons, which name the step
+they are on); done saves. Field Mapping's sample and Check sample are wizard.field_mapping's.
 """
 
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from django.http import (
 )
 from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from formtools.wizard.views import SessionWizardView
 
@@ -37,10 +39,18 @@ from connectors.selectors import get_connector_for, may_change_shares, shares_of
 from connectors.sources import DEFAULT_SOURCE, get_source, secret_field_names
 from connectors.sources.base import Source
 from entities.models import EntityType
+from wizard.field_mapping import (
+    FieldMappingStep,
+    StepSettings,
+    last_check,
+    saved_mapping,
+    with_suggestions,
+)
 from wizard.forms import (
     MAPPING_PREFIX,
     EntitySelectionForm,
     EntitySettingsForm,
+    FieldMappingForm,
     ReviewForm,
     SourceSelectionForm,
 )
@@ -49,12 +59,14 @@ from wizard.share_form import ShareSettingsForm, share_initial
 from wizard.steps import (
     ENTITY,
     ENTITY_SETTINGS,
+    FIELD_MAPPING,
     REVIEW,
     SHARE,
     SOURCE,
     SOURCE_SETTINGS,
     STEP_TITLES,
 )
+from wizard.uploads import SampleHeadUploadHandler
 
 
 def shows_share_settings(wizard: "ConnectorWizard") -> bool:
@@ -70,20 +82,33 @@ def shows_share_settings(wizard: "ConnectorWizard") -> bool:
     name="dispatch",
 )
 @method_decorator(sensitive_variables(), name="dispatch")
+# CSRF is checked in dispatch, once the upload handler is set (see there).
+@method_decorator(csrf_exempt, name="dispatch")
 class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
     form_list = [
         (ENTITY, EntitySelectionForm),
         (ENTITY_SETTINGS, EntitySettingsForm),
         (SOURCE, SourceSelectionForm),
         (SOURCE_SETTINGS, Form),  # replaced by the chosen source's settings form
+        (FIELD_MAPPING, FieldMappingForm),
         (SHARE, ShareSettingsForm),
         (REVIEW, ReviewForm),
     ]
     condition_dict = {SHARE: shows_share_settings}
     template_name = "wizard/wizard.html"
     connector: Connector | None = None
+    _field_mapping: FieldMappingStep | None = None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """An uploaded sample is kept only as its first bytes, in memory (wizard.uploads): the
+        handler is set before anything reads the body, so CSRF is checked here, after it (as
+        Django's documentation of upload handlers does)."""
+        request.upload_handlers = [SampleHeadUploadHandler(request)]
+        return csrf_protect(self._signed_in_dispatch)(request, *args, **kwargs)
+
+    def _signed_in_dispatch(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if "pk" in kwargs:
@@ -144,6 +169,8 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             return {"entity_type": self._entity_type(), **people}
         if step == SOURCE:
             return {"owner": self._owner(), "connector": self.connector}
+        if step == FIELD_MAPPING:
+            return {"entity_type": self._entity_type()}
         if step == SOURCE_SETTINGS:
             source = self._source()
             return source.settings_form_kwargs(
@@ -157,19 +184,21 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
 
     def get_form_initial(self, step: str) -> dict[str, Any]:
         connector = self.connector
+        if step == FIELD_MAPPING:
+            mapping = saved_mapping(self.connector, self._entity_type())
+            if mapping is None:
+                mapping = self._mapping_step().suggested()
+            return {MAPPING_PREFIX + name: column for name, column in mapping.items()}
         if connector is None:
             return {}
         if step == ENTITY:
             return {"entity": connector.entity_type_id}
         if step == ENTITY_SETTINGS:
-            initial = {name: getattr(connector, name) for name in services.ENTITY_SETTING_NAMES}
-            entity_type = self._entity_type()
-            if entity_type is not None and entity_type.pk == connector.entity_type_id:
-                for field in entity_type.fields.all():
-                    initial[MAPPING_PREFIX + field.name] = connector.field_mapping.get(
-                        field.name, ""
-                    )
-            return initial
+            return {
+                name: getattr(connector, name)
+                for name in services.ENTITY_SETTING_NAMES
+                if name != "field_mapping"
+            }
         if step == SOURCE:
             return {
                 "entity_source": connector.source_type,
@@ -202,8 +231,8 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             if missing is not None:
                 self.storage.current_step = step = missing
                 data, files = self.storage.get_step_data(missing), None
-        if step == ENTITY_SETTINGS and data is not None:
-            data = self._with_default_mapping(data)
+        if step == FIELD_MAPPING:
+            return self._field_mapping_form(data)
         if step != SOURCE_SETTINGS:
             return super().get_form(step, data, files)
         form_class = self._source().settings_form
@@ -215,15 +244,65 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             **self.get_form_kwargs(step),
         )
 
-    def _with_default_mapping(self, data: Any) -> Any:
-        """After the entity changes, columns for its new fields default to the field names."""
-        entity_type = self._entity_type()
-        if entity_type is None:
-            return data
-        data = data.copy()
-        for field in entity_type.fields.all():
-            data.setdefault(f"{ENTITY_SETTINGS}-{MAPPING_PREFIX}{field.name}", field.name)
-        return data
+    # --- Field Mapping ----------------------------------------------------------------------
+
+    def _mapping_step(self) -> FieldMappingStep:
+        """The step's sample and checks, for this request (the sample is read once)."""
+        if self._field_mapping is None:
+            self._field_mapping = FieldMappingStep(self.storage, self._step_settings())
+        return self._field_mapping
+
+    def _step_settings(self) -> StepSettings:
+        return StepSettings(
+            entity_type=self._entity_type(),
+            entity_settings=self.get_cleaned_data_for_step(ENTITY_SETTINGS) or {},
+            source=self._source(),
+            source_settings=self.get_cleaned_data_for_step(SOURCE_SETTINGS) or {},
+            external_id=self._external_id(),
+            connector_id=self.connector.pk if self.connector else None,
+        )
+
+    def _field_mapping_form(self, data: Any, initial: dict[str, str] | None = None) -> Form:
+        """Field Mapping's form: bound to `data` (see with_suggestions), or holding `initial`
+        (field name -> column), else get_form_initial's. Never given files: an uploaded sample
+        is the step's, not the form's (see _render_sample_action)."""
+        values: dict[str, Any] = {}
+        if data is not None:
+            data = with_suggestions(data, self._entity_type(), self._mapping_step)
+        elif initial is not None:
+            values = {MAPPING_PREFIX + name: column for name, column in initial.items()}
+        else:
+            values = self.get_form_initial(FIELD_MAPPING)
+        return FieldMappingForm(
+            data=data,
+            prefix=self.get_form_prefix(FIELD_MAPPING, FieldMappingForm),
+            initial=values,
+            **self.get_form_kwargs(FIELD_MAPPING),
+        )
+
+    def _render_sample_action(self, form: Form) -> HttpResponse:
+        """Field Mapping's buttons, which name the step they are on and say in the URL which
+        they are (`?sample=`): Check sample checks the mapping posted against the sample (and
+        keeps it, when valid, as Next would); Read this file and Upload change the sample,
+        and the mapping follows the new columns (what was chosen stays where it can)."""
+        self.storage.current_step = FIELD_MAPPING
+        step = self._mapping_step()
+        action = self.request.GET.get("sample", "check")
+        if action in ("pick", "upload") and isinstance(form, FieldMappingForm):
+            if action == "pick":
+                error = step.pick(self.request.POST.get("sample_key", ""))
+            else:
+                error = step.upload(self.request.FILES.get("sample_file"))
+            if error is None:
+                form = self._field_mapping_form(None, step.remapped(form.chosen()))
+            return self.render(form, sample_error=error)
+        if not form.is_valid():
+            return self.render(form)
+        self.storage.set_step_data(FIELD_MAPPING, self.get_form_step_data(form))
+        result = step.check(form.cleaned_data["field_mapping"])
+        if isinstance(result, str):
+            return self.render(form, sample_error=result)
+        return self.render(form, dry_run=result)
 
     def get_form_step_data(self, form: Form) -> Mapping[str, Any]:
         """What the session keeps of a step: what was posted, except a source's secrets,
@@ -262,6 +341,8 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
         if self._first_incomplete_step_before(step) is not None:
             return super().render_goto_step(step, **kwargs)  # get_form shows that step
         form = self.get_form(step, data=self.request.POST, files=self.request.FILES)
+        if goto_step == step == FIELD_MAPPING:
+            return self._render_sample_action(form)
         if goto_step == step:
             return self._render_connection_test(step, form)
         if step != REVIEW and (form.is_valid() or self.storage.get_step_data(step) is None):
@@ -307,12 +388,19 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
         )
         context["connector"] = self.connector
         context["source"] = self._source()
+        if self.steps.current == FIELD_MAPPING and isinstance(form, FieldMappingForm):
+            page = self._mapping_step().page
+            if page.columns:
+                form.offer_columns(page.columns)
+            context["sample_page"] = page
+            context["sample_bytes"] = self._mapping_step().limit
         if self.steps.current == REVIEW:
             context["review_sections"] = self._review_sections()
         return context
 
     def _review_sections(self) -> list[dict[str, Any]]:
         entity = self.get_cleaned_data_for_step(ENTITY) or {}
+        mapping = (self.get_cleaned_data_for_step(FIELD_MAPPING) or {}).get("field_mapping", {})
         return review_sections(
             entity_type=entity.get("entity"),
             entity_settings=self.get_cleaned_data_for_step(ENTITY_SETTINGS) or {},
@@ -320,6 +408,8 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             source_step=self.get_cleaned_data_for_step(SOURCE) or {},
             source_settings=self.get_cleaned_data_for_step(SOURCE_SETTINGS) or {},
             external_id=self._external_id(),
+            mapping=mapping,
+            check=last_check(self.storage, self._step_settings(), mapping),
             owner=self._owner(),
             shares=self._shares(),
             shares_kept=SHARE not in self.steps.all,
@@ -348,7 +438,10 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
                 actor=self._actor(),
                 connector=self.connector,
                 entity_type=form_dict[ENTITY].cleaned_data["entity"],
-                entity_settings=form_dict[ENTITY_SETTINGS].cleaned_data,
+                entity_settings={
+                    **form_dict[ENTITY_SETTINGS].cleaned_data,
+                    "field_mapping": form_dict[FIELD_MAPPING].cleaned_data["field_mapping"],
+                },
                 source=form_dict[SOURCE].cleaned_data,
                 source_settings=form_dict[SOURCE_SETTINGS].cleaned_data,
                 external_id=self._external_id(),

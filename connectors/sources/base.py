@@ -88,6 +88,20 @@ class Source(ABC):
                 )
         return tokens
 
+    # --- the wizard's Field Mapping step: a sample of the files, before Save ----------------
+
+    def settings_client(self, cleaned: Mapping[str, Any], *, external_id: str) -> S3Client | None:
+        """An S3 client built from settings the wizard holds (settings_form's cleaned data:
+        the secret a token, decrypted only in memory), to read a sample of the files before
+        anything is saved; None for a source that cannot give one (the wizard then takes an
+        uploaded file). Raises connectors.aws.S3AccessError, saying why, when none can be
+        built from the settings."""
+        return None
+
+    def settings_directories(self, cleaned: Mapping[str, Any]) -> SourceDirectories | None:
+        """Where the files are by settings the wizard holds; None when settings_client is."""
+        return None
+
     # --- saved settings ---------------------------------------------------------------------
 
     @abstractmethod

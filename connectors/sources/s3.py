@@ -213,6 +213,21 @@ class S3Source(Source):
         return run_checks(params)
 
     @sensitive_variables()
+    def settings_client(self, cleaned: Mapping[str, Any], *, external_id: str) -> S3Client:
+        """Built as Test connection's is (the secret decrypted only here, in memory), and
+        shared for S3_CLIENT_MAX_AGE like a run's: a page that reads a sample again does not
+        assume the role again."""
+        return shared_s3_client(_params_from(cleaned, external_id, "loadbay-wizard-sample"))
+
+    def settings_directories(self, cleaned: Mapping[str, Any]) -> SourceDirectories:
+        return SourceDirectories(
+            bucket=cleaned["bucket"],
+            source=cleaned.get("source_path", ""),
+            success=cleaned.get("success_path", ""),
+            failed=cleaned.get("failed_path", ""),
+        )
+
+    @sensitive_variables()
     def client(self, connector: Connector) -> S3Client:
         return shared_s3_client(params_for_connector(connector))
 

@@ -16,13 +16,13 @@ The package: `rows` (what is yielded), `streams` (bytes to text: chunks, gzip, U
 from collections.abc import Iterator
 from typing import Any
 
-from ingest.parsers.delimited import check_delimiter, csv_items
+from ingest.parsers.delimited import check_delimiter, csv_header, csv_items
 from ingest.parsers.json_rows import json_array_rows, ndjson_rows
 from ingest.parsers.rows import BadRow, DecompressionLimit, PlainBlock, Row
 from ingest.parsers.streams import BinaryReader, line_runs, text_of
 from ingest.types import FileFailed
 
-__all__ = ["BadRow", "DecompressionLimit", "PlainBlock", "Row", "iter_rows"]
+__all__ = ["BadRow", "DecompressionLimit", "PlainBlock", "Row", "header_of", "iter_rows"]
 DEFAULT_LIMIT = DecompressionLimit(10 * 1024**3)  # runs give each file its own (ingestion)
 
 
@@ -46,6 +46,29 @@ def iter_rows(
     return items if plain_blocks else _expanded(items)
 
 
+def header_of(
+    stream: BinaryReader,
+    *,
+    file_format: str,
+    delimiter: str = ",",
+    key: str = "",
+    decompression_limit: DecompressionLimit = DEFAULT_LIMIT,
+) -> tuple[str, ...] | None:
+    """A CSV or TSV file's column names, from its header row as iter_rows reads it (so a file
+    of a header and no rows has them too); None for JSON and NDJSON, whose rows name their
+    own. Raises FileFailed as iter_rows does."""
+    if file_format not in ("csv", "tsv"):
+        return None
+    delimiter = _delimiter(file_format, delimiter)
+    return csv_header(line_runs(text_of(stream, key=key, limit=decompression_limit)), delimiter)
+
+
+def _delimiter(file_format: str, delimiter: str) -> str:
+    delimiter = "\t" if file_format == "tsv" else (delimiter or ",")
+    check_delimiter(delimiter)
+    return delimiter
+
+
 def _expanded(items: Iterator[Row | PlainBlock]) -> Iterator[Row]:
     for item in items:
         if isinstance(item, PlainBlock):
@@ -58,8 +81,7 @@ def _rows(
     stream: BinaryReader, file_format: str, delimiter: str, key: str, limit: DecompressionLimit
 ) -> Iterator[Row | PlainBlock]:
     if file_format in ("csv", "tsv"):
-        delimiter = "\t" if file_format == "tsv" else (delimiter or ",")
-        check_delimiter(delimiter)
+        delimiter = _delimiter(file_format, delimiter)
     elif file_format not in ("json", "ndjson"):
         raise FileFailed(f"unsupported file format {file_format!r}")
     text = text_of(stream, key=key, limit=limit)

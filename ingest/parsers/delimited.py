@@ -123,6 +123,13 @@ def csv_items(runs: Iterator[str], delimiter: str) -> Iterator[Row | PlainBlock]
                 yield fields_row(start, header, fields)
 
 
+def csv_header(runs: Iterator[str], delimiter: str) -> tuple[str, ...]:
+    """The column names of the header row, read as csv_items reads them (FileFailed if they
+    cannot name the columns)."""
+    feed = _LineFeed(runs)
+    return _csv_header(csv.reader(feed, delimiter=delimiter, strict=True), feed)
+
+
 def _plain_part(run: str) -> tuple[str, str]:
     """(the lines of `run` before the first that has a quote or a lone carriage return, the
     rest). Very long lines are left to csv.reader, which enforces the field size limit."""

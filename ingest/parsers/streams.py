@@ -21,6 +21,10 @@ MAX_LINE_CHARS = 2 * MAX_FIELD_CHARS  # also the largest JSON array element
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_WBITS = 47  # zlib: detect a gzip or zlib header automatically
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+TRUNCATED_GZIP = (
+    "the gzip data is truncated: the file ends before the compressed data does "
+    "(was the upload cut short?)"
+)
 
 # Stretches of at least this many blank lines are stepped over at once rather than line by
 # line: a file of blank lines (a gzip of them is a thousand times smaller) is then read about
@@ -90,15 +94,36 @@ def _gunzip(chunks: Iterable[bytes], limit: DecompressionLimit) -> Iterator[byte
             if not pending and not inflater.eof and len(output) < CHUNK_BYTES:
                 break
     if not inflater.eof:
-        raise FileFailed(
-            "the gzip data is truncated: the file ends before the compressed data does "
-            "(was the upload cut short?)"
-        )
+        raise FileFailed(TRUNCATED_GZIP)
 
 
-def _inflate(inflater: Any, data: bytes) -> bytes:
+def gunzip_head(data: bytes, max_bytes: int) -> tuple[bytes, bool]:
+    """The decompressed start of gzip data that may be cut short (the first bytes of a file
+    read for a sample): at most `max_bytes` of it, and whether that is all the data holds.
+    Invalid gzip data raises FileFailed, as when a run reads the file."""
+    inflater = zlib.decompressobj(wbits=GZIP_WBITS)
+    output: list[bytes] = []
+    produced = 0
+    pending = data
+    while produced < max_bytes:
+        if inflater.eof:
+            pending = inflater.unused_data
+            if not pending.strip(b"\0"):
+                return b"".join(output), True
+            inflater = zlib.decompressobj(wbits=GZIP_WBITS)
+        piece = _inflate(inflater, pending, max_bytes - produced)
+        output.append(piece)
+        produced += len(piece)
+        pending = inflater.unconsumed_tail
+        if not piece and not pending and not inflater.eof:
+            return b"".join(output), False  # the data ends inside the compressed stream
+    ended = inflater.eof and not inflater.unused_data.strip(b"\0")
+    return b"".join(output), ended
+
+
+def _inflate(inflater: Any, data: bytes, max_length: int = CHUNK_BYTES) -> bytes:
     try:
-        inflated: bytes = inflater.decompress(data, CHUNK_BYTES)
+        inflated: bytes = inflater.decompress(data, max_length)
         return inflated
     except zlib.error as exc:
         raise FileFailed(f"the file is not valid gzip data ({exc})") from None

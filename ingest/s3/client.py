@@ -1,5 +1,5 @@
 """A connector's bucket as runs reach it: its S3 client and its directories (Layout), both
-asked of the connector's Source; the one place runs get them."""
+asked of the connector's Source; the one place runs (and the wizard's samples) get them."""
 
 from typing import Any
 
@@ -7,6 +7,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from connectors.models import Connector
 from connectors.sources import source_for
+from connectors.sources.base import SourceDirectories
 from ingest.s3.keys import Layout
 
 
@@ -19,11 +20,16 @@ def client_for(connector: Connector) -> Any:
 
 
 def layout_for(connector: Connector) -> Layout:
-    where = source_for(connector).directories(connector)
+    return layout_of(source_for(connector).directories(connector), connector.file_pattern)
+
+
+def layout_of(where: SourceDirectories, pattern: str) -> Layout:
+    """The files a connector with these directories and Source File Prefix / pattern takes
+    (saved or not: the wizard's sample is chosen the same way)."""
     return Layout(
         bucket=where.bucket,
         source=where.source,
         success=where.success,
         failed=where.failed,
-        pattern=connector.file_pattern,
+        pattern=pattern,
     )

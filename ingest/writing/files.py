@@ -48,13 +48,15 @@ def write_file(
     config: IngestConfig,
     *,
     batch_size: int = BATCH_ROWS,
+    statements: Statements | None = None,
 ) -> FileOutcome:
     """Write the rows (PlainBlocks hold runs of them) and return what that did. A file that
-    fails as a whole is an outcome too (its `failure`); database errors and bugs raise."""
+    fails as a whole is an outcome too (its `failure`); database errors and bugs raise.
+    `statements`: the database's own unless given (ingest.writing.dry's write nothing)."""
     outcome = FileOutcome()
     writer: _FileWriter | None = None
     try:
-        writer = _FileWriter(config, batch_size, outcome)
+        writer = _FileWriter(config, batch_size, outcome, statements)
         writer.write(rows)
     except FileFailed as exc:
         outcome.failure = str(exc)
@@ -91,11 +93,17 @@ def _statements_for(config: IngestConfig, now: datetime) -> Statements:
 class _FileWriter:
     """The rows of one file: cleaned, counted, gathered into batches and sent to be written."""
 
-    def __init__(self, config: IngestConfig, batch_size: int, outcome: FileOutcome) -> None:
+    def __init__(
+        self,
+        config: IngestConfig,
+        batch_size: int,
+        outcome: FileOutcome,
+        statements: Statements | None,
+    ) -> None:
         self.config = config
         self.outcome = outcome
         self.plan = plan_for(config)
-        self.statements = _statements_for(config, timezone.now())
+        self.statements = statements or _statements_for(config, timezone.now())
         if config.entity_locked_at is None:
             self.statements.lock_entity_type()
         else:

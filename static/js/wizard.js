@@ -44,5 +44,8 @@
       var input = choice.querySelector("input, select");
       if (input) { bind(input.name, choice.getAttribute("data-shows")); }
     });
+    // Results a button asked for (Check sample) are where the eye goes, not below the fold.
+    var result = document.querySelector("[data-focus]");
+    if (result) { result.focus(); result.scrollIntoView({block: "start"}); }
   });
 })();

@@ -92,7 +92,11 @@ def test_a_fake_connector_is_saved_with_its_secret_as_a_token_and_its_external_i
     fake: FakeSource, client_alice: Client, alice: User
 ) -> None:
     to_fake_settings(client_alice)
-    post_step(client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD})
+    mapping = post_step(
+        client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD}
+    )
+    assert "The Fake folder source cannot list its files here." in mapping.content.decode()
+    assert 'name="sample_file"' in mapping.content.decode()  # an upload instead
     review = through_to_review(client_alice, NEW)
     page = review.content.decode()
     assert "Fake folder" in page and "inbox" in page and "••••••••" in page
@@ -179,3 +183,11 @@ def test_a_form_that_would_keep_a_secret_in_plain_text_is_refused_before_the_ses
     with pytest.raises(ImproperlyConfigured, match="must clean password into an encrypted token"):
         post_step(client_alice, NEW, "source_settings", {"folder": "inbox", "password": PASSWORD})
     assert PASSWORD not in sessions()
+
+
+def test_a_source_that_cannot_list_gives_the_wizard_no_client_and_no_directories(
+    fake: FakeSource,
+) -> None:
+    """Field Mapping then asks for an uploaded sample (tests/wizard/test_field_mapping.py)."""
+    assert fake.settings_client({"folder": "inbox"}, external_id="fake-1") is None
+    assert fake.settings_directories({"folder": "inbox"}) is None

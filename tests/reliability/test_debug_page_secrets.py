@@ -183,6 +183,18 @@ def test_the_wizard_review_test_connection_page_hides_the_secret(
     assert_500_without_secret("the wizard's Review Test connection", response)
 
 
+def test_the_wizard_field_mapping_page_reading_a_sample_hides_the_secret(
+    alice: Any, bucket: str, s3_endpoint: str, signing_fails: None
+) -> None:
+    """Field Mapping lists and reads a sample with step 4's secret, decrypted in memory."""
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    wizard_at_source_settings(client)
+    values = s3_access_key_values(bucket, endpoint=s3_endpoint, access_key_secret=CANARY)
+    response = post_step(client, NEW, "source_settings", values)
+    assert_500_without_secret("the wizard's Field Mapping (its sample)", response)
+
+
 def test_the_connector_test_page_hides_the_owners_secret_from_an_editor(
     connector: Connector, bob_edits: Client, signing_fails: None
 ) -> None:

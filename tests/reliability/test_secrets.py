@@ -18,11 +18,13 @@ from tests.support.factories import GOOD_CSV, put
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
+    field_mapping_values,
     post_step,
+    press_sample_button,
     press_test_connection,
     s3_access_key_values,
+    share_values,
     source_values,
-    through_to_review,
 )
 
 CANARY = "CANARY/s3cr3t+Zq9wX7vB2nM4kL8pR6tY1uI0oP"
@@ -54,15 +56,18 @@ def test_the_secret_never_leaves_its_encrypted_column(
     values = s3_access_key_values(bucket, endpoint=s3_endpoint, access_key_secret=CANARY)
     pages.append(press_test_connection(client, url, "source_settings", values))
     assert_clean("the wizard session after Test connection", session_rows())
+    put(s3_client, bucket, "incoming/sample.csv", GOOD_CSV)  # Field Mapping reads it
     pages.append(post_step(client, url, "source_settings", values))
-    pages.append(through_to_review(client, url))
+    assert_clean("the wizard session at field mapping", session_rows())
+    pages.append(press_sample_button(client, url, "check", field_mapping_values()))
+    pages.append(post_step(client, url, "field_mapping", field_mapping_values()))
+    pages.append(post_step(client, url, "share", share_values()))
     assert_clean("the wizard session at review", session_rows())
     pages.append(press_test_connection(client, url, "review", {}))
     pages.append(post_step(client, url, "review", {}))
     connector = Connector.objects.get(owner=alice)
     assert connector.s3.access_key_secret() == CANARY
 
-    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     run = inline.run_inline(runs.start_run(connector, trigger="manual"))
     for path in (
         "/connectors/",

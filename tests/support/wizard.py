@@ -14,10 +14,12 @@ def step_data(step: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{step}-{name}": value for name, value in values.items()}
 
 
-def post_step(client: Client, url: str, step: str, values: dict[str, Any], **extra: Any) -> Any:
+def post_step(
+    client: Client, url: str, step: str, values: dict[str, Any], *, query: str = "", **extra: Any
+) -> Any:
     wizard = f"{PREFIX}_{url.strip('/').split('/')[-2] if url.endswith('/edit/') else 'new'}"
     data = {f"{wizard}-current_step": step, **step_data(step, values), **extra}
-    return client.post(url, data)
+    return client.post(url + query, data)
 
 
 def press_test_connection(client: Client, url: str, step: str, values: dict[str, Any]) -> Any:
@@ -30,6 +32,23 @@ def entity_values(name: str = "Profile") -> dict[str, Any]:
     return {"entity": EntityType.objects.get(name=name).pk}
 
 
+def press_sample_button(
+    client: Client, url: str, action: str, values: dict[str, Any], **extra: Any
+) -> Any:
+    """What Field Mapping's buttons post (Check sample: "check"; Read this file: "pick";
+    Upload sample: "upload"): the step's fields, the step as the step to go to, and which
+    button in the URL."""
+    return post_step(
+        client,
+        url,
+        "field_mapping",
+        values,
+        query=f"?sample={action}",
+        wizard_goto_step="field_mapping",
+        **extra,
+    )
+
+
 def entity_settings_values(**overrides: Any) -> dict[str, Any]:
     values = {
         "integration_type": "upsert",
@@ -40,9 +59,14 @@ def entity_settings_values(**overrides: Any) -> dict[str, Any]:
         "schedule_active": "on",
         "poll_interval_minutes": "30",
     }
-    for field in PROFILE_FIELDS:
-        values[f"map__{field}"] = field
     values.update(overrides)
+    return values
+
+
+def field_mapping_values(**overrides: Any) -> dict[str, Any]:
+    """Each Profile field read from the column of its own name."""
+    values: dict[str, Any] = {f"map__{field}": field for field in PROFILE_FIELDS}
+    values.update({f"map__{name}": column for name, column in overrides.items()})
     return values
 
 
@@ -71,9 +95,17 @@ def share_values(shares: dict[Any, int] | None = None) -> dict[str, Any]:
     return {f"group_{group.pk}": access for group, access in (shares or {}).items()}
 
 
-def through_to_review(client: Client, url: str, *, shares: dict[Any, int] | None = None) -> Any:
-    """Post the steps between Source Specific Settings and Review (Share Settings: shared with
-    `shares`, or no one); return the Review page."""
+def through_to_review(
+    client: Client,
+    url: str,
+    *,
+    mapping: dict[str, Any] | None = None,
+    shares: dict[Any, int] | None = None,
+) -> Any:
+    """Post the steps between Source Specific Settings and Review (Field Mapping: `mapping`, or
+    every field from its own column; Share Settings: shared with `shares`, or no one); return
+    the Review page."""
+    post_step(client, url, "field_mapping", mapping or field_mapping_values())
     return post_step(client, url, "share", share_values(shares))
 
 
@@ -85,6 +117,7 @@ def walk_wizard(
     entity: str = "Profile",
     settings: dict[str, Any] | None = None,
     source: dict[str, Any] | None = None,
+    mapping: dict[str, Any] | None = None,
     shares: dict[Any, int] | None = None,
 ) -> Any:
     """Post every step in order; return the final response."""
@@ -93,5 +126,5 @@ def walk_wizard(
     post_step(client, url, "entity_settings", settings or entity_settings_values())
     post_step(client, url, "source", source or source_values())
     post_step(client, url, "source_settings", source_settings)
-    through_to_review(client, url, shares=shares)
+    through_to_review(client, url, mapping=mapping, shares=shares)
     return post_step(client, url, "review", {})

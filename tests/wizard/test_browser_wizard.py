@@ -91,6 +91,9 @@ def test_it_creates_an_access_key_connector(
     page.screenshot(path="/tmp/loadbay-wizard-source-settings.png", full_page=True)
 
     page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Field Mapping")
+    expect(page.locator("#sample-problem")).to_contain_text("No file in the Source Files")
+    page.click("#next")
     expect(page.locator("#step-title")).to_have_text("Share Settings")
     page.click("#next")
     expect(page.locator("#step-title")).to_have_text("Review")
@@ -126,6 +129,8 @@ def test_it_creates_an_iam_role_connector_and_edits_it(
     page.click("details summary")
     page.fill("input[name=source_settings-endpoint_url]", s3_endpoint)
     page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Field Mapping")
+    page.click("#next")
     expect(page.locator("#step-title")).to_have_text("Share Settings")
     page.click("#next")
     page.click("#save")
@@ -142,6 +147,8 @@ def test_it_creates_an_iam_role_connector_and_edits_it(
     expect(page.locator("input[name=source_settings-iam_role_arn]")).to_have_value(
         "arn:aws:iam::123456789012:role/loadbay"
     )
+    page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Field Mapping")
     page.click("#next")
     expect(page.locator("#step-title")).to_have_text("Share Settings")
     page.click("#next")
@@ -178,6 +185,8 @@ def test_editing_with_a_blank_secret_keeps_it(
     expect(secret).to_have_value("")
     expect(secret).to_have_attribute("placeholder", "•••••••• stored — leave blank to keep it")
     page.fill("input[name=source_settings-failed_path]", "")
+    page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Field Mapping")
     page.click("#next")
     page.click("#next")  # Share Settings, as they are
     page.click("#save")

@@ -90,14 +90,16 @@ def test_the_sync_help_says_what_it_removes_and_what_it_needs(alice) -> None:
     assert 'data-show-when-integration="sync"' in page and "Sync deletion limit (%)" in page
 
 
-def test_a_sync_connector_is_saved_with_its_deletion_limit(alice) -> None:
+def test_a_sync_connector_is_saved_with_its_deletion_limit(alice, s3_endpoint) -> None:
     client = signed_in(alice)
     client.get(NEW)
     post_step(client, NEW, "entity", entity_values())
     settings = entity_settings_values(integration_type="sync", sync_delete_limit_percent="25")
     post_step(client, NEW, "entity_settings", settings)
     post_step(client, NEW, "source", source_values())
-    post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    post_step(
+        client, NEW, "source_settings", s3_access_key_values("acme-data", endpoint=s3_endpoint)
+    )
     review = through_to_review(client, NEW)
     assert "Sync deletion limit" in review.content.decode()
     assert "25% of the records this connector wrote" in review.content.decode()
@@ -126,8 +128,9 @@ def test_sync_needs_a_deletion_limit_from_0_to_100(alice, value, error) -> None:
     assert response.context["form"].errors["sync_delete_limit_percent"] == [error]
 
 
-def test_other_integration_types_keep_the_default_limit(alice) -> None:
-    walk_wizard(signed_in(alice), NEW, source_settings=s3_access_key_values("acme-data"))
+def test_other_integration_types_keep_the_default_limit(alice, s3_endpoint) -> None:
+    values = s3_access_key_values("acme-data", endpoint=s3_endpoint)
+    walk_wizard(signed_in(alice), NEW, source_settings=values)
     assert Connector.objects.get(owner=alice).sync_delete_limit_percent == 10
 
 
@@ -194,7 +197,9 @@ def test_the_entities_listed_to_an_editor_are_those_the_owner_may_write_into_too
     assert names == ["Profile"]
 
 
-def test_access_revoked_before_save_sends_the_user_back_with_nothing_saved(alice) -> None:
+def test_access_revoked_before_save_sends_the_user_back_with_nothing_saved(
+    alice, s3_endpoint
+) -> None:
     """The steps were valid, then an administrator took the access away: the wizard checks
     every step again before saving."""
     client = signed_in(alice)
@@ -202,7 +207,9 @@ def test_access_revoked_before_save_sends_the_user_back_with_nothing_saved(alice
     post_step(client, NEW, "entity", entity_values())
     post_step(client, NEW, "entity_settings", entity_settings_values())
     post_step(client, NEW, "source", source_values())
-    post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    post_step(
+        client, NEW, "source_settings", s3_access_key_values("acme-data", endpoint=s3_endpoint)
+    )
     through_to_review(client, NEW)
     EntityAccess.objects.filter(
         user=alice, entity_type=EntityType.objects.get(name="Profile")

@@ -12,6 +12,7 @@ from tests.support.factories import GOOD_CSV, put
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
+    field_mapping_values,
     post_step,
     press_test_connection,
     s3_access_key_values,
@@ -37,8 +38,10 @@ def test_it_requires_login(db) -> None:
     assert response["Location"].startswith("/accounts/login/")
 
 
-def test_it_creates_a_connector(client_alice, alice) -> None:
-    response = walk_wizard(client_alice, NEW, source_settings=s3_access_key_values("acme-data"))
+def test_it_creates_a_connector(s3_endpoint, client_alice, alice) -> None:
+    response = walk_wizard(
+        client_alice, NEW, source_settings=s3_access_key_values("acme-data", endpoint=s3_endpoint)
+    )
     connector = Connector.objects.get(owner=alice)
     assert response.status_code == 302
     assert response["Location"] == f"/connectors/{connector.pk}/"
@@ -52,12 +55,17 @@ def test_it_creates_a_connector(client_alice, alice) -> None:
     assert connector.periodic_task.interval.every == 30
 
 
-def test_it_never_keeps_the_secret_in_plain_text_in_the_session(client_alice) -> None:
+def test_it_never_keeps_the_secret_in_plain_text_in_the_session(s3_endpoint, client_alice) -> None:
     client_alice.get(NEW)
     post_step(client_alice, NEW, "entity", entity_values())
     post_step(client_alice, NEW, "entity_settings", entity_settings_values())
     post_step(client_alice, NEW, "source", source_values())
-    response = post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
+    response = post_step(
+        client_alice,
+        NEW,
+        "source_settings",
+        s3_access_key_values("acme-data", endpoint=s3_endpoint),
+    )
     assert response.status_code == 200
     for session in Session.objects.all():
         assert SECRET not in str(session.get_decoded())
@@ -65,12 +73,17 @@ def test_it_never_keeps_the_secret_in_plain_text_in_the_session(client_alice) ->
     assert SECRET.encode() not in response.content
 
 
-def test_review_shows_everything_with_the_secret_masked(client_alice) -> None:
+def test_review_shows_everything_with_the_secret_masked(s3_endpoint, client_alice) -> None:
     client_alice.get(NEW)
     post_step(client_alice, NEW, "entity", entity_values())
     post_step(client_alice, NEW, "entity_settings", entity_settings_values())
     post_step(client_alice, NEW, "source", source_values())
-    post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
+    post_step(
+        client_alice,
+        NEW,
+        "source_settings",
+        s3_access_key_values("acme-data", endpoint=s3_endpoint),
+    )
     response = through_to_review(client_alice, NEW)
     page = response.content.decode()
     assert "Review" in page
@@ -97,7 +110,9 @@ def test_back_keeps_what_was_typed(client_alice) -> None:
     assert 'value="Typed name"' in response.content.decode()
 
 
-def test_back_from_step_4_keeps_the_typed_secret_only_as_a_token(client_alice, alice) -> None:
+def test_back_from_step_4_keeps_the_typed_secret_only_as_a_token(
+    s3_endpoint, client_alice, alice
+) -> None:
     client_alice.get(NEW)
     post_step(client_alice, NEW, "entity", entity_values())
     post_step(client_alice, NEW, "entity_settings", entity_settings_values())
@@ -106,7 +121,7 @@ def test_back_from_step_4_keeps_the_typed_secret_only_as_a_token(client_alice, a
         client_alice,
         NEW,
         "source_settings",
-        s3_access_key_values("acme-data"),
+        s3_access_key_values("acme-data", endpoint=s3_endpoint),
         wizard_goto_step="source",
     )
     assert back.context["wizard"]["steps"].current == "source"
@@ -119,24 +134,33 @@ def test_back_from_step_4_keeps_the_typed_secret_only_as_a_token(client_alice, a
         client_alice,
         NEW,
         "source_settings",
-        s3_access_key_values("acme-data", access_key_secret=""),
+        s3_access_key_values("acme-data", endpoint=s3_endpoint, access_key_secret=""),
     )
     through_to_review(client_alice, NEW)
     assert post_step(client_alice, NEW, "review", {}).status_code == 302
     assert Connector.objects.get(owner=alice).s3.access_key_secret() == SECRET
 
 
-def test_it_cannot_jump_to_source_settings_first(client_alice) -> None:
+def test_it_cannot_jump_to_source_settings_first(s3_endpoint, client_alice) -> None:
     client_alice.get(NEW)
-    response = post_step(client_alice, NEW, "source_settings", s3_access_key_values("acme-data"))
+    response = post_step(
+        client_alice,
+        NEW,
+        "source_settings",
+        s3_access_key_values("acme-data", endpoint=s3_endpoint),
+    )
     assert response.context["wizard"]["steps"].current == "entity"
     assert not Connector.objects.exists()
 
 
-def test_a_later_step_posted_to_an_expired_wizard_shows_the_first_step_afresh(alice) -> None:
+def test_a_later_step_posted_to_an_expired_wizard_shows_the_first_step_afresh(
+    s3_endpoint, alice
+) -> None:
     client = Client()
     client.force_login(alice)  # a session without the wizard in it, as after it expired
-    response = post_step(client, NEW, "source_settings", s3_access_key_values("acme-data"))
+    response = post_step(
+        client, NEW, "source_settings", s3_access_key_values("acme-data", endpoint=s3_endpoint)
+    )
     assert response.context["wizard"]["steps"].current == "entity"
     assert not response.context["form"].is_bound
 
@@ -148,8 +172,10 @@ def test_the_first_step_posted_to_an_expired_wizard_is_taken(alice) -> None:
     assert response.context["wizard"]["steps"].current == "entity_settings"
 
 
-def test_it_rejects_a_duplicate_name(client_alice, alice) -> None:
-    walk_wizard(client_alice, NEW, source_settings=s3_access_key_values("acme-data"))
+def test_it_rejects_a_duplicate_name(s3_endpoint, client_alice, alice) -> None:
+    walk_wizard(
+        client_alice, NEW, source_settings=s3_access_key_values("acme-data", endpoint=s3_endpoint)
+    )
     client_alice.get(NEW)
     post_step(client_alice, NEW, "entity", entity_values())
     post_step(client_alice, NEW, "entity_settings", entity_settings_values())
@@ -157,8 +183,12 @@ def test_it_rejects_a_duplicate_name(client_alice, alice) -> None:
     assert "You already have a connector named" in response.content.decode()
 
 
-def test_edit_is_prefilled_and_a_blank_secret_keeps_the_stored_one(client_alice, alice) -> None:
-    walk_wizard(client_alice, NEW, source_settings=s3_access_key_values("acme-data"))
+def test_edit_is_prefilled_and_a_blank_secret_keeps_the_stored_one(
+    s3_endpoint, client_alice, alice
+) -> None:
+    walk_wizard(
+        client_alice, NEW, source_settings=s3_access_key_values("acme-data", endpoint=s3_endpoint)
+    )
     connector = Connector.objects.get(owner=alice)
     url = f"/connectors/{connector.pk}/edit/"
     response = client_alice.get(url)
@@ -172,9 +202,12 @@ def test_edit_is_prefilled_and_a_blank_secret_keeps_the_stored_one(client_alice,
         client_alice,
         url,
         "source_settings",
-        s3_access_key_values("acme-data", access_key_secret="", success_path=""),
+        s3_access_key_values(
+            "acme-data", endpoint=s3_endpoint, access_key_secret="", success_path=""
+        ),
     )
-    through_to_review(client_alice, url)
+    assert response.context["form"].initial["map__profile_id"] == "profile_id"  # as saved
+    through_to_review(client_alice, url, mapping=field_mapping_values(email="e-mail"))
     response = post_step(client_alice, url, "review", {})
     assert response.status_code == 302
     connector.refresh_from_db()
@@ -182,12 +215,16 @@ def test_edit_is_prefilled_and_a_blank_secret_keeps_the_stored_one(client_alice,
     assert connector.poll_interval_minutes == 15
     assert connector.s3.success_path == ""
     assert connector.s3.access_key_secret() == SECRET
+    assert connector.field_mapping["email"] == "e-mail"
     assert Connector.objects.count() == 1
 
 
-def test_iam_role_connector_discards_access_keys(client_alice, alice) -> None:
+def test_iam_role_connector_discards_access_keys(s3_endpoint, client_alice, alice) -> None:
     values = s3_access_key_values(
-        "acme-data", auth_type="iam_role", iam_role_arn="arn:aws:iam::123456789012:role/loadbay"
+        "acme-data",
+        endpoint=s3_endpoint,
+        auth_type="iam_role",
+        iam_role_arn="arn:aws:iam::123456789012:role/loadbay",
     )
     walk_wizard(client_alice, NEW, source_settings=values)
     s3 = Connector.objects.get(owner=alice).s3
@@ -205,6 +242,7 @@ def test_an_s3_compatible_store_takes_its_own_keys_through_test_connection_save_
     values = s3_access_key_values(
         bucket, endpoint=s3_endpoint, access_key_id=key_id, access_key_secret=secret
     )
+    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     client_alice.get(NEW)
     post_step(client_alice, NEW, "entity", entity_values())
     post_step(client_alice, NEW, "entity_settings", entity_settings_values())
@@ -213,7 +251,8 @@ def test_an_s3_compatible_store_takes_its_own_keys_through_test_connection_save_
     assert not tested.context["form"].errors, tested.context["form"].errors
     assert all(check.ok for check in tested.context["connection_checks"])
     assert "✓ List the Source Files Directory" in tested.content.decode()
-    post_step(client_alice, NEW, "source_settings", {**values, "access_key_secret": ""})
+    mapping = post_step(client_alice, NEW, "source_settings", {**values, "access_key_secret": ""})
+    assert mapping.context["sample_page"].origin.name == "incoming/good.csv"  # read with its keys
     review = through_to_review(client_alice, NEW)
     assert review.context["wizard"]["steps"].current == "review"
     assert press_test_connection(client_alice, NEW, "review", {}).status_code == 200
@@ -222,7 +261,6 @@ def test_an_s3_compatible_store_takes_its_own_keys_through_test_connection_save_
     connector = Connector.objects.get(owner=alice)
     assert connector.s3.access_key_id == key_id
     assert connector.s3.access_key_secret() == secret
-    put(s3_client, bucket, "incoming/good.csv", GOOD_CSV)
     run = inline.run_inline(runs.start_run(connector, trigger="manual"))
     assert run.status == "succeeded", run.error or run.notes
     assert run.files_succeeded == 1

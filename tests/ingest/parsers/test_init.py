@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ingest.parsers import iter_rows
+from ingest.parsers import header_of, iter_rows
 from ingest.parsers.streams import CHUNK_BYTES
 from ingest.types import FileFailed
 from tests.support.parsing import Generated, failure, parse
@@ -114,3 +114,32 @@ def test_memory_stays_small_whatever_the_file_size(
     assert stream.largest_read <= CHUNK_BYTES
     assert size[0] > 2 * MEMORY_BOUND  # holding the file would break the bound
     assert peak < MEMORY_BOUND, f"peak {peak:,} bytes"
+
+
+# --- header_of ------------------------------------------------------------------------------
+
+
+def test_header_of_names_the_columns_as_iter_rows_reads_them() -> None:
+    text = b'\n\n"id";name ;"note, long"\n1;Ada;x\n'
+    header = header_of(io.BytesIO(text), file_format="csv", delimiter=";")
+    assert header == ("id", "name", "note, long")
+    (row,) = iter_rows(io.BytesIO(text), file_format="csv", delimiter=";")
+    assert tuple(row.values) == header
+
+
+def test_header_of_reads_a_file_without_rows_tsv_and_gzip() -> None:
+    assert header_of(io.BytesIO(b"a\tb\n"), file_format="tsv") == ("a", "b")
+    packed = io.BytesIO(gzip.compress(b"a,b\n"))
+    assert header_of(packed, file_format="csv", key="f.csv.gz") == ("a", "b")
+
+
+def test_header_of_json_is_none_as_its_rows_name_their_own() -> None:
+    assert header_of(io.BytesIO(b"[]"), file_format="json") is None
+    assert header_of(io.BytesIO(b""), file_format="ndjson") is None
+
+
+def test_header_of_a_header_that_cannot_name_the_columns_fails_as_iter_rows_does() -> None:
+    with pytest.raises(FileFailed, match="repeats the column name"):
+        header_of(io.BytesIO(b"a,a\n1,2\n"), file_format="csv")
+    with pytest.raises(FileFailed, match="the file has no header row"):
+        header_of(io.BytesIO(b"\n\n"), file_format="csv")

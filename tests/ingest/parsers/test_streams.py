@@ -3,11 +3,12 @@ offset of the first bad byte), gzip found by its magic bytes and read within its
 cut the same whatever the read sizes, and no line longer than can be held."""
 
 import gzip
+import io
 
 import pytest
 
 from ingest.parsers import DecompressionLimit, iter_rows
-from ingest.parsers.streams import CHUNK_BYTES, MAX_FIELD_CHARS
+from ingest.parsers.streams import CHUNK_BYTES, MAX_FIELD_CHARS, gunzip_head
 from ingest.types import FileFailed, ParsedRow
 from tests.support.parsing import Generated, Trickle, failure, lines_and_values, parse
 
@@ -100,3 +101,36 @@ def test_gzip_of_nothing_is_an_empty_file() -> None:
 
 def test_gzipped_json_is_read() -> None:
     assert parse(gzip.compress(b'[{"id": 1}]'), "json") == [ParsedRow(1, {"id": 1})]
+
+
+# --- gunzip_head: the start of gzip data cut short (a sample's first bytes) ----------------
+
+
+def test_gunzip_head_of_whole_data_is_all_of_it() -> None:
+    text = b"id\n" + b"".join(b"%d\n" % n for n in range(1000))
+    assert gunzip_head(gzip.compress(text), 1024**2) == (text, True)
+
+
+def test_gunzip_head_of_data_cut_short_is_its_start() -> None:
+    text = b"".join(b"row %d\n" % n for n in range(100_000))
+    packed = gzip.compress(text)
+    head, whole = gunzip_head(packed[: len(packed) // 3], 10 * len(text))
+    assert not whole and head and text.startswith(head)
+
+
+def test_gunzip_head_stops_at_its_limit() -> None:
+    text = b"\n" * 1_000_000  # a thousand times smaller compressed
+    head, whole = gunzip_head(gzip.compress(text), 4096)
+    assert (head, whole) == (b"\n" * 4096, False)
+
+
+def test_gunzip_head_reads_members_one_after_another() -> None:
+    packed = gzip.compress(b"a\n") + gzip.compress(b"b\n")
+    assert gunzip_head(packed, 100) == (b"a\nb\n", True)
+
+
+def test_gunzip_head_of_invalid_data_fails_as_a_run_does() -> None:
+    with pytest.raises(FileFailed, match="the file is not valid gzip data"):
+        gunzip_head(b"\x1f\x8b\x08\x00garbage garbage", 100)
+    with pytest.raises(FileFailed, match="the file is not valid gzip data"):
+        list(iter_rows(io.BytesIO(b"\x1f\x8b\x08\x00garbage garbage"), file_format="csv"))
