@@ -19,6 +19,7 @@ from tests.support.factories import grant, make_connector
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
+    field_mapping_values,
     post_step,
     s3_access_key_values,
     share_values,
@@ -146,7 +147,8 @@ def test_an_edit_share_cannot_change_whom_a_connector_is_shared_with_by_posting_
     post_step(client, url, "entity_settings", entity_settings_values())
     post_step(client, url, "source", source_values(name="Profiles"))
     settings = s3_access_key_values("acme-data", access_key_secret="")
-    post_step(client, url, "source_settings", settings, wizard_goto_step="share")
+    post_step(client, url, "source_settings", settings)
+    post_step(client, url, "field_mapping", field_mapping_values(), wizard_goto_step="share")
     page = post_step(client, url, "share", forged)
     assert page.status_code == 200 and page.context["wizard"]["steps"].current == "review"
     assert post_step(client, url, "review", forged).status_code == 302

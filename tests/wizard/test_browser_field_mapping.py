@@ -87,6 +87,8 @@ def test_the_demo_sample_is_shown_mapped_and_checked_before_saving(
     page.screenshot(path="/tmp/loadbay-wizard-field-mapping.png", full_page=True)
 
     page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Share Settings")
+    page.click("#next")
     expect(page.locator("#step-title")).to_have_text("Review")
     review = page.locator("#review-field-mapping")
     expect(review).to_contain_text("profiles_broken.csv")
@@ -133,6 +135,8 @@ def test_an_empty_directory_takes_an_uploaded_sample(
     expect(page.locator("#unmapped-columns")).to_contain_text("Shoe size")
     page.click("#check-sample")
     expect(page.locator("#dry-run-verdict")).to_contain_text("Every one of the sample's 1 row")
+    page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Share Settings")
     page.click("#next")
     page.click("#save")
     connector = Connector.objects.get(name="Uploaded profiles")

@@ -286,6 +286,8 @@ def test_share_settings_are_saved_shown_on_the_connector_page_and_prefilled_on_e
     through_to_source_settings(page, name="Shared profiles")
     fill_access_key_settings(page, bucket, s3_endpoint)
     page.click("#next")
+    expect(page.locator("#step-title")).to_have_text("Field Mapping")
+    page.click("#next")
     expect(page.locator("#step-title")).to_have_text("Share Settings")
     expect(page.locator("#share-owner")).to_contain_text("You own this connector")
     team_access = page.locator(f"select[name=share-group_{team.pk}]")
@@ -310,7 +312,7 @@ def test_share_settings_are_saved_shown_on_the_connector_page_and_prefilled_on_e
     }
 
     page.click("#edit")
-    for _ in range(4):
+    for _ in range(5):
         page.click("#next")
     expect(page.locator("#step-title")).to_have_text("Share Settings")
     expect(team_access).to_have_value(str(AccessLevel.EDIT.value))

@@ -22,6 +22,7 @@ from tests.support.wizard import (
     press_sample_button,
     s3_access_key_values,
     source_values,
+    through_to_review,
 )
 
 NEW = "/connectors/new/"
@@ -160,7 +161,7 @@ def test_an_unreadable_sample_gives_the_parsers_message_and_typed_columns_still_
     html = page.content.decode()
     assert "This sample cannot be read: the file is not UTF-8 text: byte 0xE9" in html
     assert 'name="field_mapping-map__profile_id" value="profile_id"' in html  # typed, as before
-    review = post_step(client, NEW, "field_mapping", field_mapping_values(email="mail"))
+    review = through_to_review(client, NEW, mapping=field_mapping_values(email="mail"))
     assert review.context["wizard"]["steps"].current == "review"
     assert post_step(client, NEW, "review", {}).status_code == 302
     assert Connector.objects.get(owner=alice).field_mapping["email"] == "mail"
@@ -202,7 +203,7 @@ def test_check_sample_lists_the_bad_row_writes_nothing_and_review_shows_it(
     html = checked.content.decode()
     assert 'id="dry-run-problems"' in html and "A run would fail this file" in html
     assert not Record.objects.exists() and not SourceFile.objects.exists()
-    review = post_step(client, NEW, "field_mapping", {f"map__{k}": v for k, v in values.items()})
+    review = through_to_review(client, NEW, mapping={f"map__{k}": v for k, v in values.items()})
     section = review.content.decode().split('id="review-field-mapping"')[1]
     assert "incoming/a.csv" in section and "Rows that would fail" in section
     assert "1 of 2 rows is invalid; the connector allows none" in section
@@ -217,7 +218,7 @@ def test_review_says_when_the_mapping_changed_since_the_check(
     page = to_field_mapping(client, bucket, s3_endpoint)
     values = {f"map__{k}": v or "" for k, v in mapping_of(page).items()}
     press_sample_button(client, NEW, "check", values)
-    review = post_step(client, NEW, "field_mapping", {**values, "map__loyalty_points": ""})
+    review = through_to_review(client, NEW, mapping={**values, "map__loyalty_points": ""})
     assert "changed since this check" in review.content.decode()
 
 

@@ -13,6 +13,7 @@ from tests.support.factories import grant, make_connector
 from tests.support.wizard import (
     entity_settings_values,
     entity_values,
+    field_mapping_values,
     post_step,
     s3_access_key_values,
     source_values,
@@ -81,22 +82,24 @@ def to_share_step(client: Client, url: str, **source: Any) -> Any:
     post_step(client, url, "entity_settings", entity_settings_values())
     post_step(client, url, "source", source_values(**source))
     secret = "" if url != NEW else s3_access_key_values("acme-data")["access_key_secret"]
-    return post_step(
+    post_step(
         client, url, "source_settings", s3_access_key_values("acme-data", access_key_secret=secret)
     )
+    return post_step(client, url, "field_mapping", field_mapping_values())
 
 
 def step_titles(response: Any) -> list[str]:
     return [step["title"] for step in response.context["step_list"]]
 
 
-def test_share_settings_comes_just_before_review(alice) -> None:
+def test_share_settings_comes_after_field_mapping_just_before_review(alice) -> None:
     page = signed_in(alice).get(NEW)
     assert step_titles(page) == [
         "Entity Selection",
         "Entity Specific Settings",
         "Source Selection",
         "Source Specific Settings",
+        "Field Mapping",
         "Share Settings",
         "Review",
     ]
