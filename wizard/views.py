@@ -16,8 +16,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.contrib.auth.models import AnonymousUser, Group, User
-from django.core.exceptions import PermissionDenied
 from django.forms import Form
 from django.http import (
     HttpRequest,
@@ -30,15 +28,12 @@ from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from formtools.wizard.views import SessionWizardView
 
 from connectors import services
 from connectors.checks import verdict
-from connectors.models import AccessLevel, Connector
-from connectors.selectors import get_connector_for, may_change_shares, shares_of
-from connectors.sources import DEFAULT_SOURCE, get_source, secret_field_names
-from connectors.sources.base import Source
-from entities.models import EntityType
+from connectors.models import AccessLevel
+from connectors.selectors import get_connector_for, may_change_shares
+from connectors.sources import secret_field_names
 from wizard.field_mapping import (
     FieldMappingStep,
     StepSettings,
@@ -55,6 +50,7 @@ from wizard.forms import (
     SourceSelectionForm,
 )
 from wizard.review import review_sections
+from wizard.session import WizardSession
 from wizard.share_form import ShareSettingsForm, share_initial
 from wizard.steps import (
     ENTITY,
@@ -84,7 +80,7 @@ def shows_share_settings(wizard: "ConnectorWizard") -> bool:
 @method_decorator(sensitive_variables(), name="dispatch")
 # CSRF is checked in dispatch, once the upload handler is set (see there).
 @method_decorator(csrf_exempt, name="dispatch")
-class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
+class ConnectorWizard(LoginRequiredMixin, WizardSession):
     form_list = [
         (ENTITY, EntitySelectionForm),
         (ENTITY_SETTINGS, EntitySettingsForm),
@@ -96,7 +92,6 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
     ]
     condition_dict = {SHARE: shows_share_settings}
     template_name = "wizard/wizard.html"
-    connector: Connector | None = None
     _field_mapping: FieldMappingStep | None = None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -118,48 +113,7 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
     def get_prefix(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str:
         return f"connector_wizard_{kwargs.get('pk', 'new')}"
 
-    # --- what each step's form gets -------------------------------------------------------
-
-    def _entity_type(self) -> EntityType | None:
-        stored = self.storage.get_step_data(ENTITY)
-        if stored is not None:
-            entity_id = stored.get(f"{ENTITY}-entity")
-            return EntityType.objects.filter(pk=entity_id).first() if entity_id else None
-        return self.connector.entity_type if self.connector else None
-
-    def _source(self) -> Source:
-        stored = self.storage.get_step_data(SOURCE)
-        key = stored.get(f"{SOURCE}-entity_source") if stored else None
-        if not key:
-            key = self.connector.source_type if self.connector else DEFAULT_SOURCE
-        return get_source(key)
-
-    def _external_id(self) -> str:
-        """The chosen source's external id for this connector, the same on every step."""
-        source = self._source()
-        name = f"{source.key}_external_id"
-        extra = self.storage.extra_data
-        if name not in extra:
-            extra[name] = source.external_id(self.connector)
-            self.storage.extra_data = extra
-        return str(extra[name])
-
-    def _held_secrets(self, source: Source) -> dict[str, str]:
-        """The tokens step 4 holds from an earlier visit, by secret field."""
-        stored = self.storage.get_step_data(SOURCE_SETTINGS)
-        if stored is None:
-            return {}
-        return {name: stored.get(f"{SOURCE_SETTINGS}-{name}", "") for name in source.secret_fields}
-
-    def _actor(self) -> User:
-        """Who uses the wizard (dispatch sends anyone not signed in to sign in first)."""
-        user = self.request.user
-        if isinstance(user, AnonymousUser):
-            raise PermissionDenied("Sign in to set up connectors.")
-        return user
-
-    def _owner(self) -> User:
-        return self.connector.owner if self.connector else self._actor()
+    # --- what each step's form gets (the session's choices: wizard.session) -------------
 
     def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
         people = {"actor": self._actor(), "owner": self._owner()}
@@ -414,15 +368,6 @@ class ConnectorWizard(LoginRequiredMixin, SessionWizardView):
             shares=self._shares(),
             shares_kept=SHARE not in self.steps.all,
         )
-
-    def _shares(self) -> Mapping[Group, int]:
-        """The shares the connector is saved with: as Share Settings holds them, or (editing,
-        for users who may not change them) as they are."""
-        if SHARE in self.steps.all or self.connector is None:
-            cleaned = self.get_cleaned_data_for_step(SHARE) or {}
-            shares: Mapping[Group, int] = cleaned.get("shares", {})
-            return shares
-        return {share.group: share.access for share in shares_of(self.connector)}
 
     def done(
         self, form_list: Any, form_dict: dict[str, Form], **kwargs: Any
