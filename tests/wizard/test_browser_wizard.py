@@ -324,3 +324,22 @@ def test_share_settings_are_saved_shown_on_the_connector_page_and_prefilled_on_e
     assert {(s.group.name, s.access) for s in connector.shares.all()} == {
         ("data-team", AccessLevel.EDIT)
     }
+
+
+def test_enter_in_a_field_goes_to_the_next_step_not_back(browser_page: Page, alice: Any) -> None:
+    """Enter submits a form's first button, which was Back: it must be Next."""
+    page = browser_page
+    sign_in(page, "alice")
+    page.goto("/connectors/new/")
+    page.select_option("select[name=entity-entity]", label="Profile")
+    page.click("#next")
+    page.check("input[name=entity_settings-integration_type][value=upsert]")
+    page.fill("input[name=entity_settings-file_pattern]", "profiles_")
+    page.press("input[name=entity_settings-file_pattern]", "Enter")
+    expect(page.locator("#step-title")).to_have_text("Source Selection")
+    page.fill("input[name=source-name]", "Entered profiles")
+    page.press("input[name=source-name]", "Enter")
+    expect(page.locator("#step-title")).to_have_text("Source Specific Settings")
+    page.click("button[name=wizard_goto_step]")  # Back still goes back
+    expect(page.locator("#step-title")).to_have_text("Source Selection")
+    expect(page.locator("input[name=source-name]")).to_have_value("Entered profiles")
