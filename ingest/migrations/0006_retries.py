@@ -7,7 +7,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connectors', '0005_change_history'),
         ('ingest', '0005_row_error'),
     ]
 
