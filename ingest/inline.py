@@ -11,7 +11,7 @@ from contextlib import suppress
 
 from django.db import connections
 
-from ingest import batches, tasks
+from ingest import batches, redrive, tasks
 from ingest.listing import execute_run
 from ingest.models import Run
 from ingest.runs import complete_if_done
@@ -36,6 +36,11 @@ def run_inline(run: Run, *, parallel: int = 1) -> Run:
             _close_connections_of_threads(pool, parallel)
     complete_if_done(run.pk)
     return Run.objects.get(pk=finished.pk)
+
+
+def retry_inline(run: Run) -> Run:
+    """A retry run (ingest.redrive) to its end, its batches in this thread."""
+    return redrive.execute_retry(run.pk, dispatch=process_batch)
 
 
 def process_batch(run_id: int, file_ids: list[int], *, give_up_on_transient: bool = True) -> None:

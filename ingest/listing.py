@@ -17,7 +17,7 @@ from connectors.aws import S3AccessError, describe_error
 from connectors.selectors import run_refusal
 from ingest import faults
 from ingest.errors import FOR_CALLERS
-from ingest.models import ConnectorLock, FileState, Run, RunStatus, SourceFile
+from ingest.models import ConnectorLock, FileState, Run, RunStatus, RunTrigger, SourceFile
 from ingest.runs import complete_if_done, fail_run, what_went_wrong
 from ingest.s3.client import client_for, layout_for
 from ingest.s3.keys import Listed, list_pages
@@ -100,10 +100,15 @@ def release_lock(run: Run) -> None:
 
 
 def _interrupt_stale_runs(run: Run) -> None:
-    """Runs that died while listing (their lock expired) are closed as failed."""
-    stale = Run.objects.filter(
-        connector_id=run.connector_id, listed_at__isnull=True, finished_at__isnull=True
-    ).exclude(pk=run.pk)
+    """Runs that died while listing (their lock expired) are closed as failed. Retry runs
+    (ingest.redrive) do not list or take the lock: the watchdog sees to theirs."""
+    stale = (
+        Run.objects.filter(
+            connector_id=run.connector_id, listed_at__isnull=True, finished_at__isnull=True
+        )
+        .exclude(pk=run.pk)
+        .exclude(trigger=RunTrigger.RETRY)
+    )
     stale.update(
         status=RunStatus.FAILED,
         error="The run was interrupted while listing files.",
@@ -114,14 +119,14 @@ def _interrupt_stale_runs(run: Run) -> None:
 
 def _claimed_batches(client: Any, run: Run) -> Iterator[list[int]]:
     """Batches of file ids for this run: leftovers first, then newly listed files."""
-    yield from _batches(_adopt_leftovers(run))
+    yield from in_batches(_adopt_leftovers(run))
     for key_count, page in list_pages(client, layout_for(run.connector)):
         renew_lock(run)
         Run.objects.filter(pk=run.pk).update(keys_listed=F("keys_listed") + key_count)
         claimed = _claim_page(run, page)
         faults.checkpoint("after_claim")
         if claimed:
-            yield from _batches(claimed)
+            yield from in_batches(claimed)
 
 
 def _adopt_leftovers(run: Run) -> list[tuple[int, int]]:
@@ -196,7 +201,7 @@ def _already_known(item: Listed, known: dict[str, list[tuple[str, Any, str]]]) -
     return False
 
 
-def _batches(files: Iterable[tuple[int, int]]) -> Iterator[list[int]]:
+def in_batches(files: Iterable[tuple[int, int]]) -> Iterator[list[int]]:
     """Group small files together; a big file goes alone."""
     batch: list[int] = []
     size = 0

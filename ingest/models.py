@@ -1,8 +1,10 @@
 """Runs, and the per-file ledger that makes ingestion exactly-once.
 
-A SourceFile row is created once per (connector, key, ETag, LastModified): creating it is the
-claim. Its records and its INGESTED state commit in one transaction; moving or deleting the
-object afterwards is a separate, retried step that never ingests again.
+A SourceFile row is created once per (connector, key, ETag, LastModified, attempt): creating it
+is the claim. The listing claims attempt 0; a retry of a failed file (ingest.redrive) claims
+the next attempt of the object where the failed file is now. Its records and its INGESTED
+state commit in one transaction; moving or deleting the object afterwards is a separate,
+retried step that never ingests again.
 """
 
 from django.conf import settings
@@ -16,6 +18,7 @@ class RunTrigger(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     MANUAL = "manual", "Manual"
     COMMAND = "command", "Command line"
+    RETRY = "retry", "Retry"
 
 
 class RunStatus(models.TextChoices):
@@ -127,6 +130,17 @@ class SourceFile(models.Model):
     route_run = models.ForeignKey(
         Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # 0 for a file the listing claimed; n + 1 for a retry of a failed entry of attempt n.
+    attempt = models.PositiveIntegerField(default=0)
+    # The failed entry this one retries (the object where that entry's failure left it).
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+    )
+    # On a failed entry: the run that took it to retry it (the claim, set by a conditional
+    # UPDATE; see ingest.redrive).
+    retry_run = models.ForeignKey(
+        Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     claimed_at = models.DateTimeField(auto_now_add=True)
     ingested_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -135,7 +149,8 @@ class SourceFile(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["connector", "key", "etag", "last_modified"], name="source_file_once"
+                fields=["connector", "key", "etag", "last_modified", "attempt"],
+                name="source_file_once",
             )
         ]
         indexes = [

@@ -8,7 +8,7 @@ is counted on the file; the last try of a batch also records why (see route_file
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -162,6 +162,15 @@ class _Move:
     data: bytes | None = None  # the file's bytes, to PUT instead of copying
 
 
+def naming_layout(layout: Layout, key: str) -> Layout:
+    """The layout a file's destination is named by: its path relative to the directory it is
+    in, the source directory, or, for a retried file (ingest.redrive), the Failed Files
+    Directory (which the listing never takes files from)."""
+    if layout.failed and key.startswith(layout.failed):
+        return replace(layout, source=layout.failed)
+    return layout
+
+
 def _move_for(layout: Layout, source_file: SourceFile) -> _Move:
     succeeded = source_file.outcome == FileVerdict.SUCCEEDED
     target = layout.success if succeeded else layout.failed
@@ -171,7 +180,12 @@ def _move_for(layout: Layout, source_file: SourceFile) -> _Move:
             move.report = reports.error_report(source_file)
         try:
             move.first_choice = destination_for(
-                source_file.key, layout.source, target, source_file.pk, 0, with_report=not succeeded
+                source_file.key,
+                naming_layout(layout, source_file.key).source,
+                target,
+                source_file.pk,
+                0,
+                with_report=not succeeded,
             )
         except DestinationTooLong as exc:
             move.unmovable = str(exc)
@@ -240,6 +254,7 @@ def _write_file(client: Any, layout: Layout, move: _Move, vacant: set[str]) -> s
     find the copy an earlier attempt made (checked where copies are); return its key."""
     source_file = move.source_file
     with_report = bool(move.report)
+    layout = naming_layout(layout, source_file.key)
     if move.data is not None and source_file.object_headers is not None:
         destination = place_bytes(
             client,

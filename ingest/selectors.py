@@ -1,14 +1,26 @@
 """Reads for run pages."""
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from connectors.models import Connector
 from ingest.models import FileState, Run, SourceFile
+from ingest.redrive import RETRYABLE
 
 
 def runs_of(connector: Connector, *, trigger: str = "") -> QuerySet[Run]:
     runs = Run.objects.filter(connector=connector)
     return runs.filter(trigger=trigger) if trigger else runs
+
+
+def files_of(run: Run) -> QuerySet[SourceFile]:
+    """A run's files for its page: each with its row errors, the run that retried it (if
+    any), and `retryable` (whether it may be retried now; ingest.redrive)."""
+    return (
+        run.files.select_related("retry_run", "retry_of__run")
+        .prefetch_related("row_errors")
+        .annotate(retryable=Exists(SourceFile.objects.filter(RETRYABLE, pk=OuterRef("pk"))))
+        .order_by("id")
+    )
 
 
 def files_waiting_to_move(connector: Connector) -> QuerySet[SourceFile]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from ingest import batches, listing, runs
+from ingest import batches, listing, redrive, runs
 from ingest import watchdog as ingest_watchdog
 from ingest.retries import MOVE_FIRST_DELAY, MOVE_RETRY, TASK_RETRY
 
@@ -34,6 +34,13 @@ def poll_connector(connector_id: int) -> None:
     run = runs.start_scheduled_run(connector_id)
     if run is not None:
         listing.execute_run(run.pk, dispatch=dispatch_batch)
+
+
+@shared_task(bind=True, **TASK_RETRY)
+def retry_files(self: Task, run_id: int) -> Any:
+    """Take a retry run's failed files again and fan them out to process_files tasks."""
+    last_try = self.request.retries >= self.max_retries
+    redrive.execute_retry(run_id, dispatch=dispatch_batch, give_up_on_transient=last_try)
 
 
 @shared_task(bind=True, **TASK_RETRY)

@@ -1,17 +1,19 @@
-"""Run pages: Run now, run history, a run's report (live while it runs), CSV export."""
+"""Run pages: Run now, run history, a run's report (live while it runs), CSV export, and
+retries of its failed files."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from connectors.models import AccessLevel
-from connectors.selectors import get_connector_for
-from ingest import reports, selectors, tasks
-from ingest.models import Run, RunTrigger
+from connectors.selectors import access_level, get_connector_for
+from ingest import redrive, reports, selectors, tasks
+from ingest.models import Run, RunTrigger, SourceFile
 from ingest.runs import RunRefused, start_run
 
 
@@ -57,15 +59,15 @@ def _run_for(request: HttpRequest, pk: int, run_id: int) -> Run:
 @login_required
 def run_detail(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
     run = _run_for(request, pk, run_id)
-    files = Paginator(run.files.prefetch_related("row_errors").order_by("id"), 50).get_page(
-        request.GET.get("page")
-    )
+    files = Paginator(selectors.files_of(run), 50).get_page(request.GET.get("page"))
     context = {
         "connector": run.connector,
         "run": run,
         "files": files,
         "progress": selectors.run_progress(run),
         "errors_shown": 20,
+        "can_retry": access_level(request.user, run.connector) >= AccessLevel.EDIT,
+        "retryable_count": redrive.retryable(run.files.all()).count(),
     }
     return render(request, "ingest/run_detail.html", context)
 
@@ -84,3 +86,31 @@ def run_report(request: HttpRequest, pk: int, run_id: int) -> StreamingHttpRespo
     )
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-report.csv"'
     return response
+
+
+@login_required
+@require_POST
+def retry_file(request: HttpRequest, pk: int, run_id: int, file_id: int) -> HttpResponse:
+    connector = get_connector_for(request.user, pk, needs=AccessLevel.EDIT)
+    run = get_object_or_404(Run, pk=run_id, connector=connector)
+    file = get_object_or_404(SourceFile, pk=file_id, run=run)
+    return _retry(request, run, SourceFile.objects.filter(pk=file.pk))
+
+
+@login_required
+@require_POST
+def retry_failed_files(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    connector = get_connector_for(request.user, pk, needs=AccessLevel.EDIT)
+    run = get_object_or_404(Run, pk=run_id, connector=connector)
+    return _retry(request, run, SourceFile.objects.filter(run=run))
+
+
+def _retry(request: HttpRequest, run: Run, files: QuerySet[SourceFile]) -> HttpResponse:
+    try:
+        retry = redrive.request_retry(run.connector, files, user=request.user)
+    except RunRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(run)
+    transaction.on_commit(lambda: tasks.retry_files.delay(retry.pk))
+    messages.success(request, f"Retry run {retry.pk} started.")
+    return redirect(retry)

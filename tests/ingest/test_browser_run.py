@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from connectors.models import Connector
-from ingest.models import Run
+from ingest.models import Run, SourceFile
 from tests.support.browser import sign_in
 from tests.support.factories import (
     BAD_CSV,
@@ -130,3 +130,36 @@ def test_long_file_keys_and_connector_names_stay_inside_their_cards(
     assert heading["gap"] >= 12, heading  # the buttons are not pressed against the card
     assert heading["title"] <= heading["main"], heading
     page.screenshot(path="/tmp/loadbay-long-names.png", full_page=True)
+
+
+def test_a_failed_file_retried_from_the_run_page_after_its_fix_succeeds(
+    browser_page: Page, worker: Any, alice: Any, bucket: str, s3_endpoint: str, s3_client: Any
+) -> None:
+    connector = make_connector(alice, bucket=bucket, endpoint=s3_endpoint)
+    put(s3_client, bucket, "incoming/bad.csv", BAD_CSV)
+    failed_run = run_now(connector, user=alice)
+    failed = SourceFile.objects.get(run=failed_run)
+    assert failed.destination_key == "failed/bad.csv"
+    connector.error_tolerance = "1"  # the fix: one bad row is reported, the good rows written
+    connector.save()
+    page = browser_page
+    sign_in(page, "alice")
+    page.goto(failed_run.get_absolute_url())
+    expect(page.locator("#run-status")).to_have_text("Completed with failed files")
+    expect(page.locator("#retry-all")).to_have_text("Retry all failed files (1)")
+    page.screenshot(path="/tmp/loadbay-retry-button.png", full_page=True)
+
+    page.click(f"#retry-{failed.pk}")
+
+    expect(page.locator("h1")).to_contain_text("Run #")
+    expect(page.locator("#run-status")).to_have_text("Succeeded", timeout=60_000)
+    expect(page.locator("#run-summary")).to_contain_text("Retry by alice")
+    page.reload()  # the files table is rendered by the server
+    expect(page.locator("#run-files")).to_contain_text("moved to done/bad.csv")
+    retry = Run.objects.get(trigger="retry")
+    assert (retry.files_succeeded, retry.records_created, retry.triggered_by) == (1, 1, alice)
+    assert keys(s3_client, bucket) == ["done/bad.csv", "failed/bad.csv.errors.txt"]
+    page.goto(failed_run.get_absolute_url())
+    expect(page.locator("a.retry-run")).to_have_text(f"retried in run #{retry.pk}")
+    expect(page.locator(f"#retry-{failed.pk}")).to_have_count(0)
+    page.screenshot(path="/tmp/loadbay-retry.png", full_page=True)

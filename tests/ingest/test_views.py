@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from ingest import inline, runs
-from ingest.models import Run
+from ingest.models import Run, SourceFile
 from tests.support.factories import BAD_CSV, GOOD_CSV, REFUSED, make_connector, put, revoke
 from tests.support.pages import report_text, signed_in
 
@@ -125,3 +125,94 @@ def test_the_admin_run_now_action_says_why_it_was_refused(alice, connector) -> N
     )
     assert "A" + REFUSED[1:] in response.content.decode()  # admin capitalises its messages
     assert not Run.objects.exists()
+
+
+# --- retries of failed files (ingest.redrive) -----------------------------------------------
+
+
+def failed_of(run: Run) -> SourceFile:
+    return SourceFile.objects.get(run=run, outcome="failed")
+
+
+def test_retry_on_the_run_page_starts_a_retry_run_by_the_user_that_links_back(
+    alice, finished_run, django_capture_on_commit_callbacks
+) -> None:
+    failed = failed_of(finished_run)
+    connector = finished_run.connector
+    connector.error_tolerance = "1"  # the fix: the bad row is reported, the good one written
+    connector.save()
+    client = signed_in(alice)
+    page = client.get(finished_run.get_absolute_url()).content.decode()
+    assert f'id="retry-{failed.pk}"' in page and "Retry all failed files (1)" in page
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(f"{finished_run.get_absolute_url()}files/{failed.pk}/retry/")
+
+    retry = Run.objects.get(trigger="retry")
+    assert response.status_code == 302 and response["Location"] == retry.get_absolute_url()
+    assert len(callbacks) == 1  # the retry_files task, sent once the claim is committed
+    inline.retry_inline(retry)
+    page = client.get(finished_run.get_absolute_url()).content.decode()
+    assert f'href="{retry.get_absolute_url()}">retried in run #{retry.pk}</a>' in page
+    assert f'id="retry-{failed.pk}"' not in page and "retry-all" not in page
+    retry_page = client.get(retry.get_absolute_url()).content.decode()
+    assert "Retry by alice" in retry_page and "Succeeded" in retry_page
+    back = f'retrying the file that failed in <a href="{finished_run.get_absolute_url()}">'
+    assert back in retry_page
+    assert "moved to <code>done/bad.csv</code>" in retry_page
+
+
+def test_retry_all_failed_files_takes_every_failed_file_of_the_run(alice, finished_run) -> None:
+    response = signed_in(alice).post(finished_run.get_absolute_url() + "retry/", follow=True)
+    retry = Run.objects.get(trigger="retry")
+    assert f"Retry run {retry.pk} started." in response.content.decode()
+    assert list(SourceFile.objects.filter(retry_run=retry)) == [failed_of(finished_run)]
+
+
+def test_a_view_share_sees_no_retry_and_cannot_post_one(bob, team, finished_run) -> None:
+    finished_run.connector.shares.create(group=team, access=1)
+    client = signed_in(bob)
+    page = client.get(finished_run.get_absolute_url()).content.decode()
+    assert "/retry/" not in page and "Retry" not in page
+    failed = failed_of(finished_run)
+    base = finished_run.get_absolute_url()
+    assert client.post(f"{base}files/{failed.pk}/retry/").status_code == 404
+    assert client.post(f"{base}retry/").status_code == 404
+    assert not Run.objects.filter(trigger="retry").exists()
+
+
+def test_others_get_404_and_an_edit_share_may_retry(bob, charlie, team, finished_run) -> None:
+    failed = failed_of(finished_run)
+    url = f"{finished_run.get_absolute_url()}files/{failed.pk}/retry/"
+    assert signed_in(charlie).post(url).status_code == 404
+    finished_run.connector.shares.create(group=team, access=2)
+    assert signed_in(bob).post(url).status_code == 302
+    assert Run.objects.get(trigger="retry").triggered_by == bob
+
+
+def test_a_retry_is_post_only_and_needs_the_csrf_token(alice, finished_run) -> None:
+    url = f"{finished_run.get_absolute_url()}files/{failed_of(finished_run).pk}/retry/"
+    assert signed_in(alice).get(url).status_code == 405
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post(url).status_code == 403
+    assert not Run.objects.filter(trigger="retry").exists()
+
+
+def test_a_retry_refused_says_why_on_the_run_page(alice, finished_run) -> None:
+    connector = finished_run.connector
+    connector.enabled = False
+    connector.save()
+    url = f"{finished_run.get_absolute_url()}files/{failed_of(finished_run).pk}/retry/"
+    response = signed_in(alice).post(url, follow=True)
+    assert response.redirect_chain[-1][0] == finished_run.get_absolute_url()
+    assert "is disabled; enable it to run it" in response.content.decode()
+    good = SourceFile.objects.get(run=finished_run, outcome="succeeded")
+    url = f"{finished_run.get_absolute_url()}files/{good.pk}/retry/"
+    connector.enabled = True
+    connector.save()
+    assert (
+        "There is no failed file to retry"
+        in signed_in(alice).post(url, follow=True).content.decode()
+    )
+    assert not Run.objects.filter(trigger="retry").exists()
