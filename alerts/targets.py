@@ -19,12 +19,12 @@ _PATH_RE = re.compile(
     r"^(?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*)?(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?$"
 )
 _REFUSED_KINDS = (
+    ("is_unspecified", "an unspecified"),
     ("is_loopback", "a loopback"),
     ("is_link_local", "a link-local"),
     ("is_private", "a private"),
     ("is_multicast", "a multicast"),
     ("is_reserved", "a reserved"),
-    ("is_unspecified", "an unspecified"),
 )
 
 
@@ -58,6 +58,11 @@ def split_url(url: str) -> tuple[str, str]:
         origin = endpoint_origin(f"{scheme}{separator}{authority}")
     except InvalidEndpoint as exc:
         raise WebhookRefused(str(exc).replace("S3 Endpoint URL", "webhook URL")) from None
+    if any(char.isspace() or not char.isprintable() for char in tail):
+        raise WebhookRefused(
+            "The webhook URL contains a control character or whitespace; remove it or "
+            "percent-encode it."
+        )
     if "#" in tail:
         raise WebhookRefused("A fragment (#…) is not allowed in a webhook URL.")
     if not _PATH_RE.match(tail):
