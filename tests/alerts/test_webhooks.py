@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +64,22 @@ def test_the_receiver_verifies_the_signature_over_timestamp_and_raw_body(
     assert payload["run"]["error"].startswith("Listing the source directory failed")
     [attempt] = WebhookAttempt.objects.all()
     assert (attempt.attempt, attempt.status_code, attempt.delivered) == (1, 200, True)
+
+    # README's verification snippet accepts it, and refuses a changed body or another secret.
+    verify = readme_verify()
+    assert verify(secret, request.headers, request.body)
+    assert not verify(secret, request.headers, request.body + b" ")
+    assert not verify("lbwh_another", request.headers, request.body)
+
+
+def readme_verify():
+    """The `verify` function of README's "Alerts" section, as a receiver would copy it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "def verify(" in code
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 (our own README)
+    return namespace["verify"]
 
 
 def test_a_500_is_retried_with_backoff_and_then_succeeds(
