@@ -3,8 +3,8 @@
 Retries (README, "Retries"): EMAIL_RETRY retries sending an e-mail on a connection or SMTP
 error; WEBHOOK_RETRY retries a webhook delivery that failed on a connection error, a timeout,
 a 5xx or a 429 (alerts.webhooks.WebhookTransient): 6 more tries, backing off 10, 20, 40… s
-(full jitter, at most 10 minutes), each attempt recorded; a 4xx, a redirect or a URL the SSRF
-rules refuse is recorded and not retried.
+(full jitter, at most 10 minutes), each attempt recorded; a 4xx, a redirect, a certificate
+that does not verify or a URL the SSRF rules refuse is recorded and not retried.
 """
 
 import smtplib

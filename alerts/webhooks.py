@@ -105,6 +105,9 @@ def _attempt(alert: Alert, config: AlertSettings) -> Outcome:
     }
     try:
         status = _post(target, body, headers)
+    except urllib3.exceptions.SSLError as exc:
+        # A certificate that does not verify will not verify on the next try either.
+        return Outcome(False, None, f"TLS refused: {_reason(exc)}", transient=False)
     except urllib3.exceptions.HTTPError as exc:
         return Outcome(False, None, f"{type(exc).__name__}: {_reason(exc)}", transient=True)
     except OSError as exc:
@@ -114,6 +117,11 @@ def _attempt(alert: Alert, config: AlertSettings) -> Outcome:
     if 300 <= status < 400:
         return Outcome(False, status, "Redirect not followed.", transient=False)
     return Outcome(False, status, "", transient=status >= 500 or status == 429)
+
+
+def tls_context() -> ssl.SSLContext:
+    """The system's certificate authorities, certificates and host names verified."""
+    return ssl.create_default_context()
 
 
 def _post(target: Target, body: bytes, headers: dict[str, str]) -> int:
@@ -130,7 +138,7 @@ def _post(target: Target, body: bytes, headers: dict[str, str]) -> int:
             timeout=timeout,
             retries=False,
             maxsize=1,
-            ssl_context=ssl.create_default_context(),
+            ssl_context=tls_context(),
             server_hostname=target.host.strip("[]"),
             assert_hostname=target.host.strip("[]"),
         )

@@ -114,13 +114,14 @@ def test_bad_recipients_and_events_without_a_destination_say_what_to_fix(alice, 
 
 
 def test_a_viewer_sees_the_settings_and_deliveries_but_cannot_change_them(
-    alice, bob, team, connector, failed_run
+    alice, bob, team, connector, failed_run, resolves
 ) -> None:
     ConnectorShare.objects.create(connector=connector, group=team, access=AccessLevel.VIEW)
+    resolves["hooks.example.com"] = ["93.184.215.14"]
     services.save_settings(
         connector,
         recipients=["ops@example.com"],
-        webhook_url="",
+        webhook_url="https://hooks.example.com/T000/B000/token123",
         events={"run_failed"},
         not_moved_hours=24,
     )
@@ -132,9 +133,10 @@ def test_a_viewer_sees_the_settings_and_deliveries_but_cannot_change_them(
         )
     page = signed_in(bob).get(connector.get_absolute_url()).content.decode()
     assert 'id="alerts"' in page and "ops@example.com" in page
+    assert "https://hooks.example.com:443/…" in page and "token123" not in page
     assert page.count("HTTP 500") == 20  # the latest 20
     assert "alert-settings-form" not in page and "regenerate-secret" not in page
     assert signed_in(bob).post(save_url(connector), FORM).status_code == 404
     assert AlertSettings.objects.get().recipients == ["ops@example.com"]
     editor_page = signed_in(alice).get(connector.get_absolute_url()).content.decode()
-    assert "alert-settings-form" in editor_page
+    assert "alert-settings-form" in editor_page and "B000/token123" in editor_page

@@ -8,14 +8,17 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 from pathlib import Path
 
 import pytest
 
-from alerts import services, tasks
+from alerts import services, tasks, webhooks
 from alerts.models import Alert, AlertEvent, WebhookAttempt
 from alerts.webhooks import signature
 from tests.alerts.conftest import BASE_URL
+from tests.support.tls import make_certificates
+from tests.support.webhook_receiver import webhook_receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +196,39 @@ def test_the_secret_is_never_logged_nor_in_task_arguments(
     assert secret not in caplog.text
     assert connector.alert_settings.webhook_secret_encrypted.startswith("lbenc1:")
     assert secret not in connector.alert_settings.webhook_secret_encrypted
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_hosts_certificate(
+    connector, failed_run, resolves, settings, monkeypatch, tmp_path
+) -> None:
+    certificates = make_certificates(tmp_path, "hooks.internal.example")
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(certificates.cert_file, certificates.key_file)
+    client_tls = ssl.create_default_context(cafile=str(certificates.ca_file))
+    monkeypatch.setattr(webhooks, "tls_context", lambda: client_tls)
+    with webhook_receiver(server_tls) as receiver:
+        port = receiver.url.rsplit(":", 1)[1]
+        resolves["hooks.internal.example"] = resolves["other.internal.example"] = ["127.0.0.1"]
+        settings.LOADBAY_WEBHOOK_ALLOWED_ENDPOINTS = [
+            f"https://hooks.internal.example:{port}",
+            f"https://other.internal.example:{port}",
+        ]
+        hook_up(connector, f"https://hooks.internal.example:{port}/hook")
+        tasks.deliver_webhook.delay(alert_of(failed_run).pk)
+        [request] = receiver.requests
+        assert request.headers["Host"] == f"hooks.internal.example:{port}"
+
+        # The same server under a name its certificate does not carry: refused, not sent.
+        hook_up_again = services.save_settings(
+            connector,
+            recipients=[],
+            webhook_url=f"https://other.internal.example:{port}/hook",
+            events={AlertEvent.RUN_FAILED},
+            not_moved_hours=24,
+        )
+        assert hook_up_again[1] is None  # the secret is kept
+        tasks.deliver_webhook.delay(alert_of(failed_run).pk)
+        assert len(receiver.requests) == 1
+        [failed] = WebhookAttempt.objects.filter(delivered=False)  # not retried
+        assert failed.error.startswith("TLS refused:")
+        assert "other.internal.example" in failed.error

@@ -1,6 +1,7 @@
 """A real webhook receiver on loopback (http.server in a thread): it records each request
 (path, headers, raw body) and answers with the statuses it is given, in turn (then 200)."""
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,8 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[Receiver]:
+def webhook_receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """The receiver, over https with the server context `tls` if given."""
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -43,7 +45,10 @@ def webhook_receiver() -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    receiver.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
