@@ -1,5 +1,6 @@
 """What other apps call, or signal, to raise alerts: a run finished (ingest.runs.run_finished),
-and a connector the system itself disabled."""
+and a connector the system itself disabled; and rotate_secrets' re-encryption of webhook
+secrets (connectors.crypto.rotating)."""
 
 import logging
 from typing import Any
@@ -24,3 +25,8 @@ def connector_disabled_by_system(connector: Connector, reason: str) -> None:
     alert = services.alert_connector_disabled(connector, reason)
     if alert is not None:
         tasks.dispatch(alert)
+
+
+def rotate_webhook_secrets(sender: Any, **kwargs: Any) -> int:
+    """Re-encrypt every webhook secret under the newest key; how many."""
+    return services.rotate_webhook_secrets()

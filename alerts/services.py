@@ -66,6 +66,17 @@ def _new_secret(config: AlertSettings) -> str:
     return secret
 
 
+def rotate_webhook_secrets() -> int:
+    """Re-encrypt every stored webhook secret under the newest key (rotate_secrets)."""
+    configs = AlertSettings.objects.exclude(webhook_secret_encrypted="").select_for_update()
+    count = 0
+    for config in configs:
+        config.webhook_secret_encrypted = crypto.rotate(config.webhook_secret_encrypted)
+        config.save(update_fields=["webhook_secret_encrypted"])
+        count += 1
+    return count
+
+
 def wants_run_alerts(connector_id: int) -> bool:
     """Whether a finished run of the connector may call for an alert (cheap: one query)."""
     return (

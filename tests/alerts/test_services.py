@@ -4,14 +4,17 @@ page; none for an event the connector did not choose; files not moved alerted on
 a connector the system disabled."""
 
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
 from alerts import hooks, services, tasks
-from alerts.models import Alert, AlertEvent
+from alerts.models import Alert, AlertEvent, AlertSettings
 from ingest import inline, runs
 from ingest.models import FileState, FileVerdict, Run, SourceFile
 from tests.alerts.conftest import BASE_URL
@@ -165,3 +168,27 @@ def test_a_connector_disabled_by_the_system_is_alerted_when_chosen(
     with django_capture_on_commit_callbacks(execute=True):
         hooks.connector_disabled_by_system(connector, "again")
     assert len(mail.outbox) == 1
+
+
+def test_rotate_secrets_re_encrypts_webhook_secrets_under_the_new_key(
+    alice, settings, resolves
+) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.LOADBAY_ENCRYPTION_KEYS = [old]
+    connector = make_connector(alice, bucket="acme-data", endpoint="")
+    resolves["hooks.example.com"] = ["93.184.215.14"]
+    _, secret = services.save_settings(
+        connector,
+        recipients=[],
+        webhook_url="https://hooks.example.com/x",
+        events={AlertEvent.RUN_FAILED},
+        not_moved_hours=24,
+    )
+    before = AlertSettings.objects.get().webhook_secret_encrypted
+    settings.LOADBAY_ENCRYPTION_KEYS = [new, old]
+    out = StringIO()
+    call_command("rotate_secrets", stdout=out)
+    assert "Re-encrypted 2 secret(s)." in out.getvalue()  # the S3 secret and the webhook's
+    settings.LOADBAY_ENCRYPTION_KEYS = [new]
+    config = AlertSettings.objects.get()
+    assert config.webhook_secret_encrypted != before and config.webhook_secret() == secret
