@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "connectors",
     "wizard",
     "ingest",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -243,11 +244,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 
-def _allowed_origin(url: str) -> str:
+def _allowed_origin(url: str, setting: str = "S3_ALLOWED_ENDPOINTS") -> str:
     try:
         return endpoint_origin(url.strip())
     except InvalidEndpoint as exc:
-        raise ImproperlyConfigured(f"S3_ALLOWED_ENDPOINTS: {url.strip()!r}: {exc}") from None
+        raise ImproperlyConfigured(f"{setting}: {url.strip()!r}: {exc}") from None
 
 
 # The local demo (make run): an S3-compatible endpoint on loopback (moto), allowed only here.
@@ -362,6 +363,35 @@ CELERY_BEAT_SCHEDULE = {
 WIZARD_SAMPLE_BYTES = env.int("WIZARD_SAMPLE_BYTES", default=1024**2)
 if WIZARD_SAMPLE_BYTES < 1024:
     raise ImproperlyConfigured("WIZARD_SAMPLE_BYTES must be at least 1024.")
+
+# Alerts (alerts/): e-mail through Django's e-mail framework, configured by EMAIL_URL
+# (django-environ: smtp+tls://user:password@host:587, consolemail://, ...). The default, the
+# console backend, prints alert e-mails in the log (`make run`: var/log/worker.log).
+globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+LOADBAY_ALERT_FROM_EMAIL = env.str("LOADBAY_ALERT_FROM_EMAIL", default="loadbay@localhost")
+# Links in alerts are absolute: where users open this site.
+LOADBAY_BASE_URL = env.str("LOADBAY_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not LOADBAY_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"LOADBAY_BASE_URL must start with http:// or https://, not {LOADBAY_BASE_URL!r}."
+    )
+# Webhook URLs must resolve to public addresses only (no loopback, link-local, private,
+# multicast or reserved ones), checked on save and again on each delivery; origins listed
+# here (scheme://host:port, parsed like S3_ALLOWED_ENDPOINTS) may resolve anywhere.
+LOADBAY_WEBHOOK_ALLOWED_ENDPOINTS: list[str] = [
+    _allowed_origin(u, "LOADBAY_WEBHOOK_ALLOWED_ENDPOINTS")
+    for u in env.list("LOADBAY_WEBHOOK_ALLOWED_ENDPOINTS", default=[])
+]
+# Seconds a webhook delivery may take to connect, and to answer.
+LOADBAY_WEBHOOK_CONNECT_TIMEOUT = env.float("LOADBAY_WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+LOADBAY_WEBHOOK_READ_TIMEOUT = env.float("LOADBAY_WEBHOOK_READ_TIMEOUT", default=10.0)
+# How often beat looks for files not moved for longer than a connector's alert threshold.
+ALERTS_NOT_MOVED_CHECK_SECONDS = env.int("ALERTS_NOT_MOVED_CHECK_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["alerts-files-not-moved"] = {
+    "task": "alerts.tasks.check_files_not_moved",
+    "schedule": ALERTS_NOT_MOVED_CHECK_SECONDS,
+}
 # Test-only fault injection (tests/reliability, ingest.faults): at this point the process
 # kills itself, or raises an exception nothing expects (action "raise"), in every file or in
 # those whose key contains INGEST_FAULT_KEY.

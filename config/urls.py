@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("connectors/", include("connectors.urls")),
     path("connectors/", include("ingest.urls")),
+    path("connectors/", include("alerts.urls")),
     path("admin/", admin.site.urls),
     # For operators: no sign-in (up/down only) and a bearer token (LOADBAY_METRICS_TOKEN).
     path("healthz", healthz, name="healthz"),

@@ -12,10 +12,14 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.dispatch import Signal
 from django.views.decorators.debug import sensitive_variables
 
 TOKEN_PREFIX = "lbenc1:"  # noqa: S105 (a marker, not a secret)
 logger = logging.getLogger(__name__)
+# rotate_secrets sends this too: apps keeping secrets of their own (alerts' webhook secrets)
+# re-encrypt them under the newest key and return how many.
+rotating = Signal()
 
 
 class SecretUnreadable(Exception):

@@ -18,7 +18,7 @@ from connectors.selectors import run_refusal
 from ingest import faults
 from ingest.errors import FOR_CALLERS
 from ingest.models import ConnectorLock, FileState, Run, RunStatus, RunTrigger, SourceFile
-from ingest.runs import complete_if_done, fail_run, what_went_wrong
+from ingest.runs import announce_finished, complete_if_done, fail_run, what_went_wrong
 from ingest.s3.client import client_for, layout_for
 from ingest.s3.keys import Listed, list_pages
 
@@ -109,12 +109,14 @@ def _interrupt_stale_runs(run: Run) -> None:
         .exclude(pk=run.pk)
         .exclude(trigger=RunTrigger.RETRY)
     )
-    stale.update(
+    stale_ids = list(stale.values_list("pk", flat=True))
+    stale.filter(pk__in=stale_ids).update(
         status=RunStatus.FAILED,
         error="The run was interrupted while listing files.",
         listed_at=timezone.now(),
         finished_at=timezone.now(),
     )
+    announce_finished(*stale_ids)
 
 
 def _claimed_batches(client: Any, run: Run) -> Iterator[list[int]]:

@@ -2,11 +2,13 @@
 the status it ends in, once every file it took is done with."""
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from connectors.models import Connector
@@ -17,6 +19,16 @@ MAX_NOTES = 200
 # Not where the rules say: ingested and not moved (retried on every run), or kept in the
 # source directory because it cannot be moved (said why, not retried).
 NOT_MOVED = Q(state=FileState.INGESTED) | (Q(state=FileState.RETAINED) & ~Q(route_error=""))
+
+# Sent with `run_id` once a run is closed, after its transaction commits (alerts listen).
+run_finished = Signal()
+
+
+def announce_finished(*run_ids: int) -> None:
+    """Send run_finished for each run once the current transaction (if any) commits; a
+    listener's error is logged, never raised into the run's work."""
+    for run_id in run_ids:
+        transaction.on_commit(partial(run_finished.send, sender=Run, run_id=run_id), robust=True)
 
 
 class RunRefused(Exception):
@@ -64,12 +76,14 @@ def note(run_id: int, message: str) -> None:
 
 def fail_run(run: Run, message: str) -> Run:
     """Close the run as failed, saying why (unless it is closed already)."""
-    Run.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+    closed = Run.objects.filter(pk=run.pk, finished_at__isnull=True).update(
         status=RunStatus.FAILED,
         error=message,
         finished_at=timezone.now(),
         listed_at=timezone.now(),
     )
+    if closed:
+        announce_finished(run.pk)
     return Run.objects.get(pk=run.pk)
 
 
@@ -111,6 +125,7 @@ def complete_if_done(run_id: int) -> None:
             run.status = RunStatus.SUCCEEDED
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at", "notes"])
+        announce_finished(run_id)
 
 
 def complete_runs_of(file_ids: list[int], *also: int) -> None:

@@ -33,6 +33,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ingest.models import ConnectorLock, FileState, Run, RunStatus, SourceFile
+from ingest.runs import announce_finished
 
 logger = logging.getLogger(__name__)
 KEYS_NAMED = 10  # keys a note names before "and N more"
@@ -108,6 +109,7 @@ def _finish_if_abandoned(run_id: int, now: datetime) -> int | None:
             files_seen=F("files_seen") - len(free_claims),
             notes=[*run.notes, _note(now, free_claims, free_unmoved)],
         )
+        announce_finished(run.pk)
     return len(free_claims)
 
 

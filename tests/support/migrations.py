@@ -16,6 +16,6 @@ def migrate(targets: list[tuple[str, str]]) -> Any:
 
 def latest(apps: set[str] | None = None) -> list[tuple[str, str]]:
     """The newest migration of each of our apps (or of `apps`)."""
-    ours = apps or {"entities", "connectors", "ingest"}
+    ours = apps or {"entities", "connectors", "ingest", "alerts"}
     graph = MigrationExecutor(connection).loader.graph
     return [node for node in graph.leaf_nodes() if node[0] in ours]
