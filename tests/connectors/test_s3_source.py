@@ -6,27 +6,14 @@ from typing import Any
 
 import pytest
 
-from connectors import crypto
 from connectors.aws import S3AccessError
 from connectors.sources import get_source
 from connectors.sources.base import SourceDirectories
-from tests.support.factories import SECRET, put
+from tests.support.factories import put, s3_settings
 
 
 def cleaned(bucket: str, endpoint: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "bucket": bucket,
-        "auth_type": "access_key",
-        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-        "access_key_secret": crypto.encrypt(SECRET),
-        "iam_role_arn": "",
-        "region": "",
-        "endpoint_url": endpoint,
-        "source_path": "incoming/",
-        "success_path": "done/",
-        "failed_path": "",
-        **overrides,
-    }
+    return s3_settings(bucket, endpoint, **{"failed_path": "", **overrides})
 
 
 def test_a_client_for_unsaved_settings_reads_the_bucket(bucket, s3_endpoint, s3_client) -> None:

@@ -9,7 +9,7 @@ from entities.models import EntityType, Record
 from ingest.dry_run import DryRun, check_rows
 from ingest.models import SourceFile
 from ingest.sampling import Head, sample_of
-from tests.support.factories import make_connector, run_now
+from tests.support.factories import PROFILE_FIELDS, make_connector, run_now
 from tests.support.factories import put as put_object
 from tests.support.ingest_configs import config_for
 from tests.support.writing import ADA, ALAN, HEADER, write_csv
@@ -21,18 +21,7 @@ DEMO_BROKEN = (
     "P-2001,Katherine,Johnson,katherine@example.com,,1918-08-26,40\n"
     "P-2002,Margaret,Hamilton,not-an-email,,1936-08-17,lots\n"
 )
-MAPPING = {
-    name: name
-    for name in (
-        "profile_id",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "birth_date",
-        "loyalty_points",
-    )
-}
+MAPPING = {name: name for name in PROFILE_FIELDS}
 
 
 @pytest.fixture

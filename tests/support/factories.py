@@ -18,6 +18,23 @@ PROFILE_FIELDS = (
 )
 
 
+def s3_settings(bucket: str, endpoint: str, **overrides: Any) -> dict[str, Any]:
+    """The S3 step's cleaned settings (Access Key ID and Secret, the secret as its token)."""
+    return {
+        "bucket": bucket,
+        "auth_type": "access_key",
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+        "access_key_secret": crypto.encrypt(SECRET),
+        "iam_role_arn": "",
+        "region": "",
+        "endpoint_url": endpoint,
+        "source_path": "incoming/",
+        "success_path": "done/",
+        "failed_path": "failed/",
+        **overrides,
+    }
+
+
 def make_connector(
     owner: Any,
     *,
@@ -54,18 +71,13 @@ def make_connector(
             "poll_interval_minutes": 30,
         },
         source={"entity_source": "s3", "name": name, "description": ""},
-        source_settings={
-            "bucket": bucket,
-            "auth_type": "access_key",
-            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-            "access_key_secret": crypto.encrypt(SECRET),
-            "iam_role_arn": "",
-            "region": "",
-            "endpoint_url": endpoint,
-            "source_path": source_path,
-            "success_path": success_path,
-            "failed_path": failed_path,
-        },
+        source_settings=s3_settings(
+            bucket,
+            endpoint,
+            source_path=source_path,
+            success_path=success_path,
+            failed_path=failed_path,
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from entities.models import Record
 from ingest.types import FileOutcome, IngestConfig
 from ingest.writing.dry import DryStatements
 from tests.support.ingest_configs import config_for
-from tests.support.writing import ADA, ALAN, GRACE, HEADER, ids, rows_of, seed, write_csv
+from tests.support.writing import ADA, ALAN, GRACE, HEADER, counts, ids, rows_of, seed, write_csv
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("csv_reading")]
 
@@ -37,16 +37,7 @@ CASES = {
 
 
 def outcome_key(outcome: FileOutcome) -> tuple[Any, ...]:
-    return (
-        outcome.rows_total,
-        outcome.created,
-        outcome.updated,
-        outcome.deleted,
-        outcome.skipped,
-        outcome.failed_rows,
-        outcome.errors,
-        outcome.failure,
-    )
+    return (*counts(outcome), outcome.errors, outcome.failure)
 
 
 def dry_and_real(text: str, config: IngestConfig, **options: Any) -> tuple[FileOutcome, ...]:
