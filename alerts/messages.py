@@ -50,11 +50,11 @@ def for_run(run: Run, event: str) -> Message:
     files = [_failed_file(f) for f in failed[:FIRST_FILES]]
     run_url = absolute(run.get_absolute_url())
     what = (
-        "failed"
+        " failed"
         if event == "run_failed"
-        else f"{run.files_failed} file{'s' if run.files_failed != 1 else ''} failed"
+        else f": {run.files_failed} file{'s' if run.files_failed != 1 else ''} failed"
     )
-    subject = f"[Loadbay] {connector.name}: run {run.pk} {what}"
+    subject = f"[Loadbay] {connector.name}: run #{run.pk}{what}"
     lines = [
         f"Connector: {connector.name} (entity {connector.entity_type.name})",
         f"Run: {run.pk} ({run.get_trigger_display()}), {run.get_status_display()}",

@@ -48,7 +48,7 @@ def test_a_run_with_a_failed_file_sends_one_email_with_counts_errors_and_a_link(
     assert len(mail.outbox) == 1
     sent = mail.outbox[0]
     assert sent.to == ["ops@example.com", "data@example.com"]
-    assert sent.subject == f"[Loadbay] Profiles: run {run.pk} 1 file failed"
+    assert sent.subject == f"[Loadbay] Profiles: run #{run.pk}: 1 file failed"
     assert "Connector: Profiles (entity Profile)" in sent.body
     assert "Files: 2 seen, 1 succeeded, 1 failed" in sent.body
     assert "- incoming/bad.csv: 1 of 2 rows is invalid" in sent.body
@@ -98,7 +98,7 @@ def test_a_failed_run_is_alerted_as_failed_saying_why(
         runs.fail_run(run, "Listing the source directory failed: AccessDenied")
         runs.fail_run(run, "closed twice")  # already closed: no second announcement
     assert len(mail.outbox) == 1
-    assert mail.outbox[0].subject == f"[Loadbay] Profiles: run {run.pk} failed"
+    assert mail.outbox[0].subject == f"[Loadbay] Profiles: run #{run.pk} failed"
     assert "Why the run failed: Listing the source directory failed: AccessDenied" in (
         mail.outbox[0].body
     )

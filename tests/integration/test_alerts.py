@@ -42,7 +42,7 @@ def test_the_worker_prints_the_alert_email_of_a_broken_file_in_its_log(
         )
     text = log.read_text()
     run = Run.objects.get(pk=run.pk)
-    assert f"Subject: [Loadbay] Profiles: run {run.pk} 1 file failed" in text
+    assert f"Subject: [Loadbay] Profiles: run #{run.pk}: 1 file failed" in text
     assert "To: you@example.com" in text
     assert "- incoming/broken.csv: 1 of 2 rows is invalid" in text
     assert f"/connectors/{connector.pk}/runs/{run.pk}/" in text
