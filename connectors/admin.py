@@ -13,7 +13,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from connectors import services
-from connectors.models import Connector, ConnectorShare
+from connectors.models import Connector, ConnectorShare, ScheduleKind
+from connectors.schedules import parse_cron, parse_timezone
 from connectors.selectors import entity_access_refusal
 from connectors.sources import SOURCES, source_for
 from ingest import tasks
@@ -44,6 +45,15 @@ class ConnectorAdminForm(forms.ModelForm):
             )
             if refusal is not None:
                 raise ValidationError(refusal)
+        if cleaned.get("schedule_kind") == ScheduleKind.CRON:
+            for name, parse in (
+                ("cron_expression", parse_cron),
+                ("schedule_timezone", parse_timezone),
+            ):
+                try:
+                    parse(cleaned.get(name) or "")
+                except ValueError as error:
+                    self.add_error(name, str(error))
         return cleaned
 
 
@@ -77,6 +87,13 @@ class ConnectorAdmin(admin.ModelAdmin):
     ) -> None:
         super().save_model(request, obj, form, change)
         services.sync_schedule(obj)
+
+    def delete_model(self, request: HttpRequest, obj: Connector) -> None:
+        services.delete_connector(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Connector]) -> None:
+        for connector in queryset:
+            services.delete_connector(connector)
 
     @admin.action(description="Run now")
     def run_now(self, request: HttpRequest, queryset: QuerySet[Connector]) -> None:

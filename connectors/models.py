@@ -63,6 +63,15 @@ class FileFormat(models.TextChoices):
     NDJSON = "ndjson", "NDJSON (one JSON object per line)"
 
 
+class ScheduleKind(models.TextChoices):
+    INTERVAL = "interval", "Every N minutes"
+    CRON = "cron", "Cron expression"
+
+
+def default_schedule_timezone() -> str:
+    return str(settings.TIME_ZONE)
+
+
 class AccessLevel(models.IntegerChoices):
     VIEW = 1, "View (see the connector and its runs)"
     EDIT = 2, "Edit (change, run, enable and disable)"
@@ -93,6 +102,15 @@ class Connector(models.Model):
     )
     schedule_active = models.BooleanField(default=True)
     poll_interval_minutes = models.PositiveIntegerField(default=30)
+    schedule_kind = models.CharField(
+        max_length=10, choices=ScheduleKind.choices, default=ScheduleKind.INTERVAL
+    )
+    cron_expression = models.CharField(
+        max_length=100, blank=True, help_text="minute hour day-of-month month day-of-week"
+    )
+    schedule_timezone = models.CharField(
+        max_length=64, default=default_schedule_timezone, help_text="IANA name, for cron"
+    )
     enabled = models.BooleanField(default=True)
     source_type = models.CharField("Entity Source", max_length=20, default="s3")
     periodic_task = models.OneToOneField(

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from connectors.models import AccessLevel, Connector, ConnectorShare
+from connectors.models import AccessLevel, Connector, ConnectorShare, ScheduleKind
+from connectors.schedules import parse_cron, parse_timezone
 from connectors.selectors import entity_access_refusal, may_change_shares
 from connectors.sources import get_source
 from entities.models import EntityType
@@ -26,6 +27,8 @@ ENTITY_SETTING_NAMES = (
     "schedule_active",
     "poll_interval_minutes",
 )
+# Set when given; a caller that does not know of them keeps the connector's (or the default).
+CRON_SETTING_NAMES = ("schedule_kind", "cron_expression", "schedule_timezone")
 
 
 class EntityAccessDenied(Exception):
@@ -78,6 +81,9 @@ def save_connector(
     connector.entity_type = entity_type
     for name in ENTITY_SETTING_NAMES:
         setattr(connector, name, entity_settings[name])
+    for name in CRON_SETTING_NAMES:
+        if name in entity_settings:
+            setattr(connector, name, entity_settings[name])
     connector.source_type = source["entity_source"]
     connector.name = source["name"]
     connector.description = source.get("description", "")
@@ -101,15 +107,29 @@ def replace_shares(connector: Connector, shares: Mapping[Group, int]) -> None:
 
 
 def sync_schedule(connector: Connector) -> None:
-    """Keep the connector's beat entry in step with its schedule and enabled flag."""
-    interval, _ = IntervalSchedule.objects.get_or_create(
-        every=connector.poll_interval_minutes, period=IntervalSchedule.MINUTES
-    )
+    """Keep the connector's beat entry in step with its schedule (every N minutes, or a cron
+    expression in a timezone: the entry has exactly one of them) and enabled flag."""
     enabled = connector.enabled and connector.schedule_active
     task = connector.periodic_task
     if task is None:
         task = PeriodicTask(name=f"connector-{connector.pk}", task=POLL_TASK)
-    task.interval = interval
+    previous = task.crontab if task.pk else None
+    if connector.schedule_kind == ScheduleKind.CRON:
+        cron = parse_cron(connector.cron_expression)
+        task.crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=cron.minute,
+            hour=cron.hour,
+            day_of_month=cron.day_of_month,
+            month_of_year=cron.month_of_year,
+            day_of_week=cron.day_of_week,
+            timezone=parse_timezone(connector.schedule_timezone),
+        )
+        task.interval = None
+    else:
+        task.interval, _ = IntervalSchedule.objects.get_or_create(
+            every=connector.poll_interval_minutes, period=IntervalSchedule.MINUTES
+        )
+        task.crontab = None
     task.args = json.dumps([connector.pk])
     task.kwargs = "{}"
     task.enabled = enabled
@@ -118,6 +138,15 @@ def sync_schedule(connector: Connector) -> None:
     if connector.periodic_task_id != task.pk:
         connector.periodic_task = task
         connector.save(update_fields=["periodic_task"])
+    if previous is not None and previous != task.crontab:
+        _drop_if_unused(previous)
+
+
+def _drop_if_unused(crontab: CrontabSchedule) -> None:
+    """A cron schedule no beat entry uses any more is removed (one per expression and
+    timezone would otherwise pile up); shared ones stay."""
+    if not PeriodicTask.objects.filter(crontab=crontab).exists():
+        crontab.delete()
 
 
 def set_enabled(connector: Connector, *, enabled: bool) -> None:
@@ -128,7 +157,12 @@ def set_enabled(connector: Connector, *, enabled: bool) -> None:
 
 @transaction.atomic
 def delete_connector(connector: Connector) -> None:
+    """Remove the connector and its beat entry (and the entry's cron schedule, if no other
+    entry uses it)."""
     task = connector.periodic_task
     connector.delete()
     if task is not None:
+        crontab = task.crontab
         task.delete()
+        if crontab is not None:
+            _drop_if_unused(crontab)

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
@@ -13,6 +14,7 @@ from connectors.checks import Check, verdict
 from connectors.history import connector_history
 from connectors.mapping import mapping_rows
 from connectors.models import AccessLevel, Connector
+from connectors.schedules import describe
 from connectors.selectors import (
     access_level,
     get_connector_for,
@@ -51,6 +53,14 @@ def _detail(
         "recent_runs": runs_of(connector)[:5],
         "waiting_files": files_waiting_to_move(connector)[:20],
         "history": connector_history(connector),
+        "schedule": describe(
+            active=connector.schedule_active,
+            kind=connector.schedule_kind,
+            every_minutes=connector.poll_interval_minutes,
+            expression=connector.cron_expression,
+            timezone=connector.schedule_timezone,
+            now=timezone.now(),
+        ),
     }
     return render(request, "connectors/detail.html", context)
 

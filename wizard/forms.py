@@ -21,6 +21,7 @@ from connectors.selectors import entity_access_refusal
 from connectors.sources import DEFAULT_SOURCE, source_choices
 from entities.access import writable_entity_types
 from entities.models import EntityCategory, EntityType
+from wizard.schedule_form import ScheduleForm
 
 TOLERANCE_RE = re.compile(r"^(\d{1,9})(%?)$")
 DELIMITERS = [
@@ -105,7 +106,7 @@ class EntitySelectionForm(EntityAccessMixin, forms.Form):
         return entity_type
 
 
-class EntitySettingsForm(EntityAccessMixin, forms.Form):
+class EntitySettingsForm(EntityAccessMixin, ScheduleForm):
     integration_type = forms.ChoiceField(
         label="Integration Type",
         choices=IntegrationType.choices,
@@ -145,17 +146,6 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
         help_text="Sync fails a file that would remove more than this share of the records this "
         "connector wrote (the run says how many it would have removed), and nothing from the "
         "file is written: a truncated or wrong file cannot wipe the entity. 100: no limit.",
-    )
-    schedule_active = forms.BooleanField(
-        label="Run on a schedule",
-        required=False,
-        initial=True,
-        help_text="On by default: every 30 minutes (or as set in Poll every, below) Loadbay "
-        "looks for new files in the Source Files Directory and ingests them. Untick it to run "
-        "the connector only with Run now.",
-    )
-    poll_interval_minutes = forms.IntegerField(
-        label="Poll every (minutes)", min_value=1, max_value=10080, initial=30
     )
 
     def __init__(
@@ -225,6 +215,7 @@ class EntitySettingsForm(EntityAccessMixin, forms.Form):
         super().clean()
         cleaned = self.cleaned_data
         self._clean_sync_delete_limit(cleaned)
+        self.check_schedule(cleaned)
         if cleaned.get("file_format") == FileFormat.CSV and not cleaned.get("csv_delimiter"):
             self.add_error("csv_delimiter", "Choose the CSV Delimiter.")
         if cleaned.get("file_format") != FileFormat.CSV:

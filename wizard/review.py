@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from connectors.mapping import mapping_rows
 from connectors.models import (
@@ -14,8 +15,10 @@ from connectors.models import (
     AccessLevel,
     FileFormat,
     IntegrationType,
+    ScheduleKind,
     sync_limit_text,
 )
+from connectors.schedules import describe
 from connectors.sources.base import Source, SummaryRows
 from entities.models import EntityType
 from wizard.steps import (
@@ -126,10 +129,13 @@ def share_rows(owner: User, shares: Mapping[Group, int]) -> SummaryRows:
 def _entity_rows(entity_type: EntityType | None, settings: Mapping[str, Any]) -> SummaryRows:
     formats = dict(FileFormat.choices)
     integration = dict(IntegrationType.choices)
-    schedule = (
-        f"every {settings.get('poll_interval_minutes')} minutes"
-        if settings.get("schedule_active")
-        else "not scheduled (run manually)"
+    schedule = describe(
+        active=bool(settings.get("schedule_active")),
+        kind=settings.get("schedule_kind") or ScheduleKind.INTERVAL,
+        every_minutes=settings.get("poll_interval_minutes") or 0,
+        expression=settings.get("cron_expression") or "",
+        timezone=settings.get("schedule_timezone") or "",
+        now=timezone.now(),
     )
     rows = [
         (

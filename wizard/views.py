@@ -150,7 +150,7 @@ class ConnectorWizard(LoginRequiredMixin, WizardSession):
         if step == ENTITY_SETTINGS:
             return {
                 name: getattr(connector, name)
-                for name in services.ENTITY_SETTING_NAMES
+                for name in (*services.ENTITY_SETTING_NAMES, *services.CRON_SETTING_NAMES)
                 if name != "field_mapping"
             }
         if step == SOURCE:

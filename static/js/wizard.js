@@ -1,5 +1,6 @@
 // Show only the fields that apply: the chosen Authentication Type's, the CSV delimiter for
-// CSV files, and the deletion limit for Sync. The server applies the same rules, so this is
+// CSV files, the deletion limit for Sync, and the interval or the cron fields for the chosen
+// schedule. The server applies the same rules, so this is
 // convenience, not enforcement. A choice that shows or hides sections is marked
 // data-shows="ATTR" (around its inputs); the sections it controls carry ATTR="the value that
 // shows them". A field that is required while its section is shown has a mark

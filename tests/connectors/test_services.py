@@ -1,13 +1,15 @@
 """save_connector's shares: saved with a new connector, replaced or kept when it is edited, and
-changed only by its owner and users with full access."""
+changed only by its owner and users with full access; sync_schedule's beat entry, every N
+minutes or cron, and delete_connector removing it."""
 
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from connectors import services
-from connectors.models import AccessLevel, Connector
+from connectors.models import AccessLevel, Connector, ScheduleKind
 from connectors.sources import get_source
 from tests.support.factories import grant, make_connector
 
@@ -91,3 +93,82 @@ def test_an_access_level_that_is_none_of_view_edit_or_full_saves_nothing(
         save(connector, actor=alice, name="Renamed", shares={team: 7})
     connector.refresh_from_db()
     assert connector.name == "Profiles" and shares(connector) == set()
+
+
+def as_cron(connector: Connector, expression: str = "0 6 * * 1-5") -> Connector:
+    connector.schedule_active = True
+    connector.schedule_kind = ScheduleKind.CRON
+    connector.cron_expression = expression
+    connector.schedule_timezone = "Europe/Lisbon"
+    connector.save()
+    services.sync_schedule(connector)
+    return connector
+
+
+def test_a_cron_schedule_gives_the_beat_entry_a_crontab_in_its_timezone_and_no_interval(
+    connector,
+) -> None:
+    task = as_cron(connector).periodic_task
+    task.refresh_from_db()
+    assert task.interval is None
+    crontab = task.crontab
+    assert (
+        crontab.minute,
+        crontab.hour,
+        crontab.day_of_month,
+        crontab.month_of_year,
+        crontab.day_of_week,
+    ) == ("0", "6", "*", "*", "1-5")
+    assert str(crontab.timezone) == "Europe/Lisbon"
+    assert task.enabled
+
+
+def test_switching_back_to_every_n_minutes_updates_the_same_entry_and_drops_the_crontab(
+    connector,
+) -> None:
+    task = as_cron(connector).periodic_task
+    connector.schedule_kind = ScheduleKind.INTERVAL
+    connector.poll_interval_minutes = 15
+    connector.save()
+    services.sync_schedule(connector)
+    assert connector.periodic_task_id == task.pk
+    task.refresh_from_db()
+    assert task.crontab is None
+    assert task.interval.every == 15
+    assert not CrontabSchedule.objects.exists()
+
+
+def test_changing_the_expression_keeps_one_entry_and_no_unused_crontab(connector) -> None:
+    task = as_cron(connector).periodic_task
+    as_cron(connector, "15 */2 * * *")
+    assert PeriodicTask.objects.filter(pk=task.pk).count() == 1
+    assert list(CrontabSchedule.objects.values_list("minute", "hour")) == [("15", "*/2")]
+
+
+def test_saving_other_settings_keeps_the_cron_schedule(alice, connector) -> None:
+    as_cron(connector)
+    save(connector, actor=alice, name="Renamed")
+    connector.refresh_from_db()
+    assert connector.schedule_kind == ScheduleKind.CRON
+    assert connector.periodic_task.crontab.hour == "6"
+
+
+@pytest.mark.parametrize("cron", [False, True])
+def test_deleting_the_connector_removes_its_beat_entry_and_its_crontab(
+    connector, cron: bool
+) -> None:
+    if cron:
+        as_cron(connector)
+    task_pk = connector.periodic_task_id
+    assert task_pk is not None
+    services.delete_connector(connector)
+    assert not PeriodicTask.objects.filter(pk=task_pk).exists()
+    assert not CrontabSchedule.objects.exists()
+
+
+def test_a_crontab_another_entry_uses_is_kept_when_the_connector_goes(alice, connector) -> None:
+    other = as_cron(make_connector(alice, name="Other", bucket="acme-data", endpoint=""))
+    as_cron(connector)
+    assert other.periodic_task.crontab == connector.periodic_task.crontab
+    services.delete_connector(connector)
+    assert CrontabSchedule.objects.get() == other.periodic_task.crontab

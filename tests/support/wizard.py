@@ -58,6 +58,9 @@ def entity_settings_values(**overrides: Any) -> dict[str, Any]:
         "error_tolerance": "0",
         "schedule_active": "on",
         "poll_interval_minutes": "30",
+        "schedule_kind": "interval",
+        "cron_expression": "",
+        "schedule_timezone": "UTC",
     }
     values.update(overrides)
     return values
